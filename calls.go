@@ -1,0 +1,102 @@
+package quorumlock
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	redsyncredis "github.com/go-redsync/redsync/v4/redis"
+
+	"github.com/quorumlock/quorumlock/quorum"
+)
+
+// The per-node calls of each round, through redsync's node abstraction.
+
+// acquireCall sets the key to value with the ttl where it is free (SET NX PX).
+func (l *Locker) acquireCall(rkey, value string, ttl time.Duration) quorum.Call {
+	return func(ctx context.Context, i int) quorum.Reply {
+		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
+			ok, err := c.SetNX(rkey, value, ttl)
+			return voteIf(ok), err
+		})
+	}
+}
+
+// releaseCall deletes the key where it holds value; only on the nodes in
+// only when that is not nil.
+func (l *Locker) releaseCall(rkey, value string, only []bool) quorum.Call {
+	return func(ctx context.Context, i int) quorum.Reply {
+		if only != nil && !only[i] {
+			return quorum.Reply{Vote: quorum.No}
+		}
+		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
+			n, err := evalInt(c.Eval(releaseScript, rkey, value))
+			return voteIf(n == 1), err
+		})
+	}
+}
+
+// ttlCall asks for the remaining milliseconds of the key where it holds value.
+func (l *Locker) ttlCall(rkey, value string) quorum.Call {
+	return func(ctx context.Context, i int) quorum.Reply {
+		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
+			ms, err := evalInt(c.Eval(ttlScript, rkey, value))
+			if err != nil || ms < 0 && ms != -1 {
+				return quorum.Reply{Vote: quorum.No}, err
+			}
+			if ms == -1 { // no expiry: only a foreign write could do that; the local deadline bounds it
+				ms = int64(time.Duration(1<<62) / time.Millisecond)
+			}
+			return quorum.Reply{Vote: quorum.Yes, Value: ms}, nil
+		})
+	}
+}
+
+// refreshCall sets the key's remaining time to ttl where it holds value, and
+// takes it again where it is gone.
+func (l *Locker) refreshCall(rkey, value string, ttl time.Duration) quorum.Call {
+	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
+	return func(ctx context.Context, i int) quorum.Reply {
+		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
+			n, err := evalInt(c.Eval(refreshScript, rkey, value, ms, "1"))
+			return voteIf(n > 0), err
+		})
+	}
+}
+
+// onNode runs fn on a connection to node i and turns an error into a failed vote.
+func (l *Locker) onNode(ctx context.Context, i int, fn func(redsyncredis.Conn) (quorum.Reply, error)) quorum.Reply {
+	conn, err := l.nodes[i].pool.Get(ctx)
+	if err != nil {
+		return quorum.Reply{Vote: quorum.Failed, Err: err}
+	}
+	defer conn.Close()
+	r, err := fn(conn)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return quorum.Reply{Vote: quorum.Failed, Err: err}
+	}
+	return r
+}
+
+func voteIf(yes bool) quorum.Reply {
+	if yes {
+		return quorum.Reply{Vote: quorum.Yes}
+	}
+	return quorum.Reply{Vote: quorum.No}
+}
+
+// evalInt reads a script's integer reply.
+func evalInt(v any, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return 0, fmt.Errorf("unexpected script reply %T", v)
+	}
+	return n, nil
+}

@@ -1,0 +1,214 @@
+package quorumlock
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/quorumlock/quorumlock/quorum"
+)
+
+// A Lock is a lock obtained from a Locker. It is safe for concurrent use.
+// Its methods are safe on a nil *Lock, which holds nothing.
+type Lock struct {
+	l     *Locker
+	key   string // as the caller named it
+	rkey  string // on the nodes, with the prefix
+	value string // this lock's random identity
+
+	opMu sync.Mutex  // serialises the rounds that change the nodes
+	seq  *quorum.Seq // orders those rounds on each node; guarded by opMu
+
+	mu    sync.Mutex
+	ttl   time.Duration // of the latest grant, for the drift allowance
+	until time.Time     // end of validity on the local monotonic clock
+	done  bool          // released, or known lost
+}
+
+// Key returns the name the lock was obtained under.
+func (k *Lock) Key() string {
+	if k == nil {
+		return ""
+	}
+	return k.key
+}
+
+// Release releases the lock on every node where it is still held. It never
+// deletes another holder's lock, returns within the node timeout even when
+// nodes hang, and may be called more than once. ReleaseContext returns the error.
+func (k *Lock) Release() {
+	if err := k.ReleaseContext(context.Background()); err != nil && k != nil {
+		k.l.logFailure("release", k.key, err)
+	}
+}
+
+// ReleaseContext releases the lock on every node where it still holds its
+// value. The deletes go through even if ctx is cancelled: a release is
+// bounded by the node timeout instead. It returns nil once a quorum let go,
+// ErrLockNotHeld if the lock had already expired, been lost or been released,
+// a *QuorumError if too many nodes failed to tell.
+func (k *Lock) ReleaseContext(ctx context.Context) error {
+	if k == nil {
+		return ErrLockNotHeld
+	}
+	k.opMu.Lock()
+	defer k.opMu.Unlock()
+	k.mu.Lock()
+	done := k.done
+	k.done = true
+	k.mu.Unlock()
+	if done {
+		return ErrLockNotHeld
+	}
+	if err := k.l.enter(); err != nil {
+		return err
+	}
+	defer k.l.bg.Done()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res := k.l.round(context.WithoutCancel(ctx), k.seq, k.l.releaseCall(k.rkey, k.value, nil))
+	switch {
+	case res.Outcome == quorum.Reached:
+		return nil
+	case k.l.heldElsewhere(res):
+		return ErrLockNotHeld
+	}
+	return k.l.quorumError("release", k.key, res)
+}
+
+// TTL returns how long the lock is still certain to be held: the smallest
+// remaining time on a quorum of nodes, less the time the question took and
+// the clock-drift allowance, and never more than the local validity. It
+// returns 0 once the lock is released, expired or lost, or when a quorum
+// cannot be asked. TTLContext returns the error.
+func (k *Lock) TTL() time.Duration {
+	d, _ := k.TTLContext(context.Background())
+	return d
+}
+
+// TTLContext is TTL with a context and an error: ErrLockNotHeld when the lock
+// is released, expired or lost; a *QuorumError when too many nodes failed to
+// answer; the context's error when ctx ends first.
+func (k *Lock) TTLContext(ctx context.Context) (time.Duration, error) {
+	if k == nil {
+		return 0, ErrLockNotHeld
+	}
+	ttl, until, done := k.state()
+	clock := k.l.opts.clock
+	start := clock.Now()
+	if done || !start.Before(until) {
+		return 0, ErrLockNotHeld
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := k.l.enter(); err != nil {
+		return 0, err
+	}
+	defer k.l.bg.Done()
+	res := k.l.round(ctx, quorum.NewSeq(len(k.l.nodes)), k.l.ttlCall(k.rkey, k.value))
+	now := clock.Now()
+	switch {
+	case res.Outcome == quorum.Canceled:
+		return 0, fmt.Errorf("quorumlock: ttl %q: %w", k.key, ctx.Err())
+	case res.Outcome == quorum.Missed && k.l.heldElsewhere(res):
+		return 0, ErrLockNotHeld
+	case res.Outcome == quorum.Missed:
+		return 0, k.l.quorumError("ttl", k.key, res)
+	}
+	// The decision came with the quorum-th yes: the smallest of the yes
+	// answers is the time until fewer than a quorum hold the lock.
+	least := int64(-1)
+	for _, r := range res.Replies {
+		if r.Vote == quorum.Yes && (least < 0 || r.Value < least) {
+			least = r.Value
+		}
+	}
+	_, until, _ = k.state() // a Refresh may have moved it meanwhile
+	d := min(time.Duration(least)*time.Millisecond-now.Sub(start)-drift(ttl, k.l.opts.driftFactor), until.Sub(now))
+	if d <= 0 {
+		return 0, ErrLockNotHeld
+	}
+	return d, nil
+}
+
+// Refresh sets the lock's remaining time to ttl on a quorum of nodes. It
+// reports false once the lock is lost; RefreshContext returns the error.
+func (k *Lock) Refresh(ttl time.Duration) bool {
+	if err := k.RefreshContext(context.Background(), ttl); err != nil {
+		if k != nil {
+			k.l.logFailure("refresh", k.key, err)
+		}
+		return false
+	}
+	return true
+}
+
+// RefreshContext sets the lock's remaining time to ttl where it still holds
+// it, and takes it again on nodes that lost it (a restart, an eviction) while
+// it is still valid on a quorum. It succeeds only if a quorum agreed before
+// the old validity ran out. Errors: ErrLockNotHeld once the lock is lost (it
+// is then removed from every node); a *QuorumError when too many nodes
+// failed, the lock staying valid until its old deadline; the context's error;
+// ErrInvalidTTL.
+func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
+	if k == nil {
+		return ErrLockNotHeld
+	}
+	if err := k.l.checkTTL(ttl); err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	k.opMu.Lock()
+	defer k.opMu.Unlock()
+	_, oldUntil, done := k.state()
+	if done {
+		return ErrLockNotHeld
+	}
+	if err := k.l.enter(); err != nil {
+		return err
+	}
+	defer k.l.bg.Done()
+	clock := k.l.opts.clock
+	start := clock.Now()
+	if !start.Before(oldUntil) {
+		k.lose()
+		return ErrLockNotHeld
+	}
+	res := k.l.round(ctx, k.seq, k.l.refreshCall(k.rkey, k.value, ttl))
+	now := clock.Now()
+	until := validUntil(start, ttl, k.l.opts.driftFactor)
+	switch {
+	case res.Outcome == quorum.Reached && now.Before(oldUntil) && now.Before(until):
+		k.mu.Lock()
+		k.ttl, k.until = ttl, until
+		k.mu.Unlock()
+		return nil
+	case res.Outcome == quorum.Canceled:
+		return fmt.Errorf("quorumlock: refresh %q: %w", k.key, ctx.Err())
+	case res.Outcome == quorum.Missed && !k.l.heldElsewhere(res) && now.Before(oldUntil):
+		return k.l.quorumError("refresh", k.key, res)
+	}
+	k.lose()
+	return ErrLockNotHeld
+}
+
+// state returns a consistent snapshot of the mutable fields.
+func (k *Lock) state() (ttl time.Duration, until time.Time, done bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.ttl, k.until, k.done
+}
+
+// lose marks the lock lost and removes it from every node, in the
+// background. The caller holds opMu and is inside enter.
+func (k *Lock) lose() {
+	k.mu.Lock()
+	k.done = true
+	k.mu.Unlock()
+	k.l.cleanup(k.seq, k.rkey, k.value, nil)
+}

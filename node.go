@@ -1,0 +1,94 @@
+package quorumlock
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	redsyncredis "github.com/go-redsync/redsync/v4/redis"
+	"github.com/go-redsync/redsync/v4/redis/goredis/v9"
+	"github.com/redis/go-redis/v9"
+)
+
+// node is one independent Redis server of the Locker, reached through
+// redsync's node abstraction.
+type node struct {
+	pool   redsyncredis.Pool
+	client redis.UniversalClient
+	addr   string // for messages; never holds credentials
+}
+
+func newNode(c redis.UniversalClient) node {
+	return node{pool: goredis.NewPool(c), client: c, addr: clientAddr(c)}
+}
+
+// clientAddr names a client by its server address(es).
+func clientAddr(c redis.UniversalClient) string {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().Addr
+	case *redis.ClusterClient:
+		return "cluster " + strings.Join(c.Options().Addrs, ",")
+	case *redis.Ring:
+		addrs := make([]string, 0, len(c.Options().Addrs))
+		for _, a := range c.Options().Addrs {
+			addrs = append(addrs, a)
+		}
+		return "ring " + strings.Join(addrs, ",")
+	}
+	return fmt.Sprintf("%T", c)
+}
+
+// serverIdentity returns the server address a plain client talks to, in a
+// form where the same server compares equal, or "" when the client does not
+// name one server (a Sentinel failover client, a cluster, a custom dialer).
+// Two databases of one server are the same server: they fail together.
+func serverIdentity(c redis.UniversalClient) string {
+	cl, ok := c.(*redis.Client)
+	if !ok {
+		return ""
+	}
+	o := cl.Options()
+	if o.Dialer != nil { // Sentinel failover clients and custom dialers
+		return ""
+	}
+	if o.Network == "unix" {
+		return "unix:" + o.Addr
+	}
+	host, port, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return strings.ToLower(o.Addr)
+	}
+	host = strings.ToLower(host)
+	if host == "localhost" || host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// checkNodes rejects a node list the quorum cannot work with.
+func checkNodes(clients []redis.UniversalClient) error {
+	if len(clients) == 0 {
+		return fmt.Errorf("%w: no nodes", ErrInvalidConfig)
+	}
+	seen := make(map[string]int, len(clients))
+	for i, c := range clients {
+		if c == nil {
+			return fmt.Errorf("%w: node %d is nil", ErrInvalidConfig, i)
+		}
+		for j := range i {
+			if clients[j] == c {
+				return fmt.Errorf("%w: nodes %d and %d are the same client", ErrInvalidConfig, j, i)
+			}
+		}
+		id := serverIdentity(c)
+		if id == "" {
+			continue
+		}
+		if j, dup := seen[id]; dup {
+			return fmt.Errorf("%w: nodes %d and %d are the same server (%s); a quorum needs independent servers", ErrInvalidConfig, j, i, id)
+		}
+		seen[id] = i
+	}
+	return nil
+}

@@ -1,0 +1,176 @@
+package quorumlock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/quorumlock/quorumlock/quorum"
+)
+
+// Obtain tries to obtain the lock named key for ttl, waiting up to
+// waitTimeout for it to become free (0: one attempt). It reports false when
+// the lock is held by another client, the wait ran out, or an error occurred;
+// errors are logged. It is the seed's call; ObtainContext returns the error.
+func (l *Locker) Obtain(key string, ttl, waitTimeout time.Duration) (*Lock, bool) {
+	lock, err := l.ObtainContext(context.Background(), key, ttl, waitTimeout)
+	if err != nil {
+		l.logFailure("obtain", key, err)
+		return nil, false
+	}
+	return lock, true
+}
+
+// ObtainContext obtains the lock named key for ttl on a quorum of nodes,
+// retrying with jittered backoff for up to waitTimeout (0: one attempt;
+// it may exceed ttl) or until ctx ends. Errors: ErrNotObtained when the lock
+// stays held elsewhere (wrapping a *QuorumError when nodes failed), the
+// context's error when ctx ends first, ErrInvalidKey, ErrInvalidTTL or
+// ErrInvalidWait for bad arguments, ErrClosed after Close. Whatever an
+// unsuccessful attempt may have set on a node is removed again.
+func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout time.Duration) (*Lock, error) {
+	if err := l.checkArgs(key, ttl); err != nil {
+		return nil, err
+	}
+	if waitTimeout < 0 {
+		return nil, fmt.Errorf("%w: %v is negative", ErrInvalidWait, waitTimeout)
+	}
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: nil context", ErrInvalidConfig)
+	}
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.bg.Done()
+
+	clock := l.opts.clock
+	giveUp := clock.Now().Add(waitTimeout)
+	for attempt := 0; ; attempt++ {
+		lock, err := l.attempt(ctx, key, ttl)
+		if err == nil || waitTimeout == 0 || !errors.Is(err, ErrNotObtained) {
+			return lock, err
+		}
+		left := giveUp.Sub(clock.Now())
+		if left <= 0 {
+			return nil, err
+		}
+		select {
+		case <-clock.After(min(l.opts.backoff(attempt), left)):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
+		case <-l.done:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// attempt runs one Redlock round: the same random value SET NX PX on every
+// node in parallel, obtained when a quorum said yes with validity left.
+func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration) (*Lock, error) {
+	value, err := newValue()
+	if err != nil {
+		return nil, err
+	}
+	rkey := l.opts.keyPrefix + key
+	seq := quorum.NewSeq(len(l.nodes))
+	start := l.opts.clock.Now()
+	res := l.round(ctx, seq, l.acquireCall(rkey, value, ttl))
+	until := validUntil(start, ttl, l.opts.driftFactor)
+	if res.Outcome == quorum.Reached && l.opts.clock.Now().Before(until) {
+		return &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until}, nil
+	}
+
+	if only := mayHaveLanded(res); only != nil {
+		l.cleanup(seq, rkey, value, only)
+	}
+	switch {
+	case res.Outcome == quorum.Canceled:
+		return nil, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
+	case res.Outcome == quorum.Reached:
+		return nil, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl)
+	case l.heldElsewhere(res):
+		return nil, ErrNotObtained
+	}
+	return nil, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res))
+}
+
+// cleanup removes value, in the background, from the nodes in only (all
+// when nil). It cannot be cancelled, and on each node it runs after the
+// lock's previous call there. The caller is inside enter.
+func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool) {
+	l.bg.Add(1) // the caller is inside enter, so the count is positive
+	go func() {
+		defer l.bg.Done()
+		l.round(context.Background(), seq, l.releaseCall(rkey, value, only))
+	}()
+}
+
+// mayHaveLanded marks the nodes where a failed attempt may have set its
+// value: all but those that answered no. It returns nil when there are none.
+func mayHaveLanded(res quorum.Result) []bool {
+	only := make([]bool, len(res.Replies))
+	some := false
+	for i, r := range res.Replies {
+		only[i] = r.Vote != quorum.No
+		some = some || only[i]
+	}
+	if !some {
+		return nil
+	}
+	return only
+}
+
+// checkArgs rejects a key or ttl no lock can be made of.
+func (l *Locker) checkArgs(key string, ttl time.Duration) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+	}
+	return l.checkTTL(ttl)
+}
+
+// checkTTL rejects a ttl that is not positive, not whole milliseconds' worth,
+// or too short for the node timeout.
+func (l *Locker) checkTTL(ttl time.Duration) error {
+	switch {
+	case ttl < time.Millisecond:
+		return fmt.Errorf("%w: %v is less than 1ms", ErrInvalidTTL, ttl)
+	case ttl <= 2*l.opts.nodeTimeout:
+		return fmt.Errorf("%w: %v is too short for the node timeout %v (ttl must exceed twice the node timeout)", ErrInvalidTTL, ttl, l.opts.nodeTimeout)
+	}
+	return nil
+}
+
+// newValue returns 16 random bytes, the lock's identity on every node.
+func newValue() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("quorumlock: random value: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// backoff returns the pause before attempt+1: random in [d/2, d] with
+// d = min * 2^attempt, capped at max.
+func (o *options) backoff(attempt int) time.Duration {
+	d := o.maxBackoff
+	if attempt < 30 {
+		d = min(o.minBackoff<<attempt, o.maxBackoff)
+	}
+	return d/2 + mrand.N(d/2+1)
+}
+
+// logFailure logs an error a bool form swallows: at debug level when the
+// lock was merely held elsewhere, as a warning otherwise.
+func (l *Locker) logFailure(op, key string, err error) {
+	level := slog.LevelWarn
+	var qe *QuorumError
+	if errors.Is(err, ErrNotObtained) && !errors.As(err, &qe) || errors.Is(err, ErrLockNotHeld) {
+		level = slog.LevelDebug
+	}
+	l.opts.logger.Log(context.Background(), level, "quorumlock: "+op+" failed", "key", key, "err", err)
+}

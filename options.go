@@ -1,0 +1,141 @@
+package quorumlock
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults of the options. Every option left out of New takes these.
+const (
+	// DefaultDriftFactor is the share of the ttl set aside for clock drift
+	// between client and nodes; 2 ms are added to it.
+	DefaultDriftFactor = 0.01
+	// DefaultNodeTimeout is how long a round waits for one node.
+	DefaultNodeTimeout = 100 * time.Millisecond
+	// DefaultMinBackoff is the first pause between two attempts to obtain.
+	DefaultMinBackoff = 8 * time.Millisecond
+	// DefaultMaxBackoff is the longest pause between two attempts to obtain.
+	DefaultMaxBackoff = 256 * time.Millisecond
+	// DefaultKeyPrefix is put before every key on the nodes.
+	DefaultKeyPrefix = "quorumlock:"
+)
+
+// Limits the options are checked against.
+const (
+	maxDriftFactor = 0.5
+	maxNodeTimeout = time.Minute
+	maxBackoff     = time.Minute
+)
+
+// An Option configures a Locker in New, NewFromURLs or FromEnv.
+type Option func(*options)
+
+type options struct {
+	driftFactor float64
+	nodeTimeout time.Duration
+	minBackoff  time.Duration
+	maxBackoff  time.Duration
+	keyPrefix   string
+	logger      *slog.Logger
+	clock       Clock
+	errs        []error
+}
+
+func newOptions(opts []Option) (options, error) {
+	o := options{
+		driftFactor: DefaultDriftFactor,
+		nodeTimeout: DefaultNodeTimeout,
+		minBackoff:  DefaultMinBackoff,
+		maxBackoff:  DefaultMaxBackoff,
+		keyPrefix:   DefaultKeyPrefix,
+		logger:      slog.Default(),
+		clock:       systemClock{},
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			o.invalid("an Option is nil")
+			continue
+		}
+		opt(&o)
+	}
+	if len(o.errs) > 0 {
+		return o, o.errs[0]
+	}
+	return o, nil
+}
+
+func (o *options) invalid(format string, args ...any) {
+	o.errs = append(o.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+}
+
+// WithDriftFactor sets the share of the ttl set aside for clock drift
+// between the client and the nodes: validity = ttl - elapsed - ttl*factor -
+// 2ms. Default DefaultDriftFactor (0.01); allowed 0 <= factor < 0.5.
+func WithDriftFactor(factor float64) Option {
+	return func(o *options) {
+		if !(factor >= 0 && factor < maxDriftFactor) {
+			o.invalid("drift factor %v is outside [0, %v)", factor, maxDriftFactor)
+			return
+		}
+		o.driftFactor = factor
+	}
+}
+
+// WithNodeTimeout sets how long a round waits for any one node before it
+// counts that node as failed, whatever the client's own timeouts. A ttl must
+// exceed twice this. Default DefaultNodeTimeout (100ms); allowed up to a
+// minute.
+func WithNodeTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 || d > maxNodeTimeout {
+			o.invalid("node timeout %v is outside (0, %v]", d, maxNodeTimeout)
+			return
+		}
+		o.nodeTimeout = d
+	}
+}
+
+// WithRetryBackoff sets the pauses between attempts while Obtain waits: the
+// n-th pause is drawn at random from [d/2, d] with d = min * 2^n, capped at
+// max. Defaults DefaultMinBackoff (8ms) and DefaultMaxBackoff (256ms).
+func WithRetryBackoff(min, max time.Duration) Option {
+	return func(o *options) {
+		if min <= 0 || max < min || max > maxBackoff {
+			o.invalid("retry backoff [%v, %v] must satisfy 0 < min <= max <= %v", min, max, maxBackoff)
+			return
+		}
+		o.minBackoff, o.maxBackoff = min, max
+	}
+}
+
+// WithKeyPrefix sets the prefix put before every key on the nodes, to keep
+// locks apart from other data. Default DefaultKeyPrefix ("quorumlock:"); it
+// may be empty.
+func WithKeyPrefix(prefix string) Option {
+	return func(o *options) { o.keyPrefix = prefix }
+}
+
+// WithLogger sets where the Locker logs: warnings for configuration it
+// accepts but advises against and for errors the bool forms swallow, debug
+// records for node failures. Default slog.Default(); nil discards.
+func WithLogger(logger *slog.Logger) Option {
+	return func(o *options) {
+		if logger == nil {
+			logger = slog.New(slog.DiscardHandler)
+		}
+		o.logger = logger
+	}
+}
+
+// WithClock sets the clock used for validity, waiting and backoff. Default
+// the system clock; tests may pass a fake one.
+func WithClock(c Clock) Option {
+	return func(o *options) {
+		if c == nil {
+			o.invalid("clock is nil")
+			return
+		}
+		o.clock = c
+	}
+}

@@ -1,0 +1,154 @@
+// Package quorum runs one round of a call on N nodes in parallel and decides
+// as soon as a quorum of them voted yes, or as soon as so many voted no or
+// failed that a quorum is out of reach. A node slower than the per-node
+// timeout never sets the pace: the round stops waiting for it, whatever the
+// client underneath does.
+package quorum
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrTimeout is the error of a node that had not answered when the per-node
+// timeout ran out.
+var ErrTimeout = errors.New("no answer within the node timeout")
+
+// Vote is one node's answer in a round.
+type Vote uint8
+
+// The votes a node can cast.
+const (
+	Pending Vote = iota // not answered when the round was decided
+	Yes                 // counts towards the quorum
+	No                  // answered, and not in favour
+	Failed              // could not answer: an error or the node timeout
+)
+
+// String returns the vote's name.
+func (v Vote) String() string {
+	switch v {
+	case Yes:
+		return "yes"
+	case No:
+		return "no"
+	case Failed:
+		return "failed"
+	}
+	return "pending"
+}
+
+// Reply is what one node answered.
+type Reply struct {
+	Vote  Vote
+	Value int64         // a number the call wants to pass back (a remaining time, say)
+	Err   error         // why the node failed, with Vote == Failed
+	Took  time.Duration // from the call's start on that node to its answer
+}
+
+// Outcome is how a round ended.
+type Outcome uint8
+
+// The outcomes of a round.
+const (
+	Reached  Outcome = iota + 1 // a quorum voted yes
+	Missed                      // a quorum can no longer vote yes
+	Canceled                    // the caller's context ended first
+)
+
+// Config tells a round how many nodes must agree and how long to wait.
+type Config struct {
+	Quorum  int             // yes votes needed, 1..n
+	Timeout time.Duration   // per node, counted from when its call could start
+	Tracker *sync.WaitGroup // counts the node goroutines, which may outlive the round
+}
+
+// Result is the decided round: the outcome and every node's reply as known at
+// the moment of the decision (late nodes are Pending).
+type Result struct {
+	Outcome         Outcome
+	Replies         []Reply
+	Yes, No, Failed int
+}
+
+// Call performs the round's operation on one node. It must honour ctx where
+// it can; the round does not rely on it.
+type Call func(ctx context.Context, node int) Reply
+
+// Run calls call on every node of seq in parallel and returns once the round
+// is decided. Node goroutines still running carry on in the background,
+// counted by cfg.Tracker, each bounded by its own context deadline.
+func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
+	n := seq.Len()
+	replies := make(chan nodeReply, n)
+	timer := time.NewTimer(cfg.Timeout)
+	defer timer.Stop()
+
+	if cfg.Tracker != nil {
+		cfg.Tracker.Add(n)
+	}
+	for i := range n {
+		prev, done := seq.next(i)
+		go func() {
+			if cfg.Tracker != nil {
+				defer cfg.Tracker.Done()
+			}
+			defer close(done)
+			if prev != nil {
+				select {
+				case <-prev:
+				case <-ctx.Done():
+					replies <- nodeReply{i, Reply{Vote: Failed, Err: ctx.Err()}}
+					return
+				}
+			}
+			nctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			start := time.Now()
+			r := call(nctx, i)
+			cancel()
+			r.Took = time.Since(start)
+			replies <- nodeReply{i, r}
+		}()
+	}
+
+	res := Result{Replies: make([]Reply, n)}
+	for res.Outcome == 0 {
+		select {
+		case nr := <-replies:
+			res.Replies[nr.node] = nr.reply
+			switch nr.reply.Vote {
+			case Yes:
+				res.Yes++
+			case No:
+				res.No++
+			default:
+				res.Failed++
+				res.Replies[nr.node].Vote = Failed
+			}
+			switch {
+			case res.Yes >= cfg.Quorum:
+				res.Outcome = Reached
+			case res.No+res.Failed > n-cfg.Quorum:
+				res.Outcome = Missed
+			}
+		case <-timer.C:
+			for i := range res.Replies {
+				if res.Replies[i].Vote == Pending {
+					res.Replies[i] = Reply{Vote: Failed, Err: ErrTimeout, Took: cfg.Timeout}
+					res.Failed++
+				}
+			}
+			res.Outcome = Missed
+		case <-ctx.Done():
+			res.Outcome = Canceled
+		}
+	}
+	return res
+}
+
+type nodeReply struct {
+	node  int
+	reply Reply
+}

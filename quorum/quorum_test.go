@@ -1,0 +1,168 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// script answers each node's call with a fixed vote after a delay; a
+// negative delay means the node never answers until the test ends.
+type script struct {
+	votes  []Vote
+	delays []time.Duration
+	hang   chan struct{}
+}
+
+func (s *script) call(ctx context.Context, i int) Reply {
+	if s.delays != nil && s.delays[i] < 0 {
+		<-s.hang // a hung node that ignores its context
+		return Reply{Vote: Failed, Err: errors.New("hung")}
+	}
+	if s.delays != nil {
+		time.Sleep(s.delays[i])
+	}
+	if s.votes[i] == Failed {
+		return Reply{Vote: Failed, Err: errors.New("down")}
+	}
+	return Reply{Vote: s.votes[i]}
+}
+
+func TestRunDecidesOnEveryMix(t *testing.T) {
+	for n := 1; n <= 5; n++ {
+		q := n/2 + 1
+		// every assignment of yes/no/failed to n nodes
+		total := 1
+		for range n {
+			total *= 3
+		}
+		for code := range total {
+			votes := make([]Vote, n)
+			c, yes := code, 0
+			for i := range votes {
+				votes[i] = Vote(c%3 + 1)
+				c /= 3
+				if votes[i] == Yes {
+					yes++
+				}
+			}
+			s := &script{votes: votes}
+			var wg sync.WaitGroup
+			res := Run(context.Background(), NewSeq(n), Config{Quorum: q, Timeout: time.Second, Tracker: &wg}, s.call)
+			wg.Wait()
+			want := Missed
+			if yes >= q {
+				want = Reached
+			}
+			if res.Outcome != want {
+				t.Fatalf("n=%d votes=%v: outcome %v, want %v", n, votes, res.Outcome, want)
+			}
+			if res.Outcome == Reached && res.Yes != q {
+				t.Fatalf("n=%d votes=%v: decided at %d yes, want exactly the quorum %d", n, votes, res.Yes, q)
+			}
+		}
+	}
+}
+
+func TestRunDoesNotWaitForHungNodes(t *testing.T) {
+	s := &script{
+		votes:  []Vote{Yes, Yes, Yes, Yes, Yes},
+		delays: []time.Duration{0, 0, 0, -1, -1},
+		hang:   make(chan struct{}),
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	res := Run(context.Background(), NewSeq(5), Config{Quorum: 3, Timeout: time.Hour, Tracker: &wg}, s.call)
+	if res.Outcome != Reached {
+		t.Fatalf("outcome %v, want Reached", res.Outcome)
+	}
+	if res.Replies[3].Vote != Pending || res.Replies[4].Vote != Pending {
+		t.Fatalf("hung nodes should be pending at the decision: %+v", res.Replies)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("round waited %v for hung nodes", took)
+	}
+	close(s.hang)
+	wg.Wait()
+}
+
+func TestRunTimesOutHungNodes(t *testing.T) {
+	s := &script{
+		votes:  []Vote{Yes, Yes, No, Yes, Yes},
+		delays: []time.Duration{0, 0, 0, -1, -1},
+		hang:   make(chan struct{}),
+	}
+	var wg sync.WaitGroup
+	res := Run(context.Background(), NewSeq(5), Config{Quorum: 3, Timeout: 20 * time.Millisecond, Tracker: &wg}, s.call)
+	if res.Outcome != Missed || res.Yes != 2 || res.No != 1 || res.Failed != 2 {
+		t.Fatalf("got %+v, want Missed with 2 yes, 1 no, 2 failed", res)
+	}
+	for _, i := range []int{3, 4} {
+		if !errors.Is(res.Replies[i].Err, ErrTimeout) {
+			t.Fatalf("node %d: err %v, want ErrTimeout", i, res.Replies[i].Err)
+		}
+	}
+	close(s.hang)
+	wg.Wait()
+}
+
+func TestRunCanceled(t *testing.T) {
+	s := &script{votes: []Vote{Yes, Yes, Yes}, delays: []time.Duration{-1, -1, -1}, hang: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
+	res := Run(ctx, NewSeq(3), Config{Quorum: 2, Timeout: time.Hour, Tracker: &wg}, s.call)
+	if res.Outcome != Canceled {
+		t.Fatalf("outcome %v, want Canceled", res.Outcome)
+	}
+	close(s.hang)
+	wg.Wait()
+}
+
+func TestSeqOrdersCallsPerNode(t *testing.T) {
+	seq := NewSeq(2)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	record := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	// First round: node 1 is slow; the round decides without it.
+	res := Run(context.Background(), seq, Config{Quorum: 1, Timeout: time.Hour, Tracker: &wg}, func(ctx context.Context, i int) Reply {
+		if i == 1 {
+			<-release
+			record("first@1")
+		}
+		return Reply{Vote: Yes}
+	})
+	if res.Outcome != Reached {
+		t.Fatalf("first round: %v", res.Outcome)
+	}
+	done := make(chan Result)
+	go func() {
+		done <- Run(context.Background(), seq, Config{Quorum: 2, Timeout: time.Hour, Tracker: &wg}, func(ctx context.Context, i int) Reply {
+			if i == 1 {
+				record("second@1")
+			}
+			return Reply{Vote: Yes}
+		})
+	}()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if r := <-done; r.Outcome != Reached {
+		t.Fatalf("second round: %v", r.Outcome)
+	}
+	wg.Wait()
+	if len(order) != 2 || order[0] != "first@1" || order[1] != "second@1" {
+		t.Fatalf("calls on node 1 ran as %v, want first then second", order)
+	}
+}

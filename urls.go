@@ -1,0 +1,116 @@
+package quorumlock
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// EnvNodes is the environment variable FromEnv reads: comma-separated node URLs.
+const EnvNodes = "QUORUMLOCK_NODES"
+
+// FromEnv returns a Locker over the nodes listed in QUORUMLOCK_NODES, as
+// comma-separated URLs (see NewFromURLs), so that each environment names its
+// own nodes.
+func FromEnv(opts ...Option) (*Locker, error) {
+	v := os.Getenv(EnvNodes)
+	if strings.TrimSpace(v) == "" {
+		return nil, fmt.Errorf("%w: %s is empty or not set", ErrInvalidConfig, EnvNodes)
+	}
+	return NewFromURLs(SplitURLs(v), opts...)
+}
+
+// SplitURLs splits a comma-separated list of node URLs, dropping blanks.
+func SplitURLs(list string) []string {
+	var urls []string
+	for _, u := range strings.Split(list, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// NewFromURLs returns a Locker over one new client per URL:
+// redis://[user:password@]host[:port][/db], rediss:// for TLS, or
+// unix:///path, with go-redis's query parameters (dial_timeout=...). Unless
+// a URL sets them, the clients get timeouts fit for locking: commands bounded
+// by the node timeout and the caller's context, no retries (the Locker
+// retries), a 1s dial timeout. Close closes the clients.
+func NewFromURLs(urls []string, opts ...Option) (*Locker, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("%w: no node URLs", ErrInvalidConfig)
+	}
+	clientOpts := make([]*redis.Options, len(urls))
+	for i, raw := range urls {
+		if clientOpts[i], err = parseNodeURL(raw, o.nodeTimeout); err != nil {
+			return nil, fmt.Errorf("%w: node %d: %w", ErrInvalidConfig, i, err)
+		}
+	}
+	clients := make([]redis.UniversalClient, len(urls))
+	for i, co := range clientOpts {
+		clients[i] = redis.NewClient(co)
+	}
+	l, err := newLocker(clients, o, true)
+	if err != nil {
+		for _, c := range clients {
+			c.Close()
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+// parseNodeURL parses one node URL into client options fit for locking.
+// Its errors never repeat the URL, which may hold a password.
+func parseNodeURL(raw string, nodeTimeout time.Duration) (*redis.Options, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("not a URL: %v", err)
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+	default:
+		return nil, fmt.Errorf("%s: scheme must be redis, rediss or unix", u.Redacted())
+	}
+	if u.Scheme != "unix" && u.Host == "" {
+		return nil, fmt.Errorf("%s: no host", u.Redacted())
+	}
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", u.Redacted(), strings.ReplaceAll(err.Error(), raw, u.Redacted()))
+	}
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = time.Second
+	}
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = nodeTimeout
+	}
+	if opt.WriteTimeout == 0 {
+		opt.WriteTimeout = nodeTimeout
+	}
+	if opt.PoolTimeout == 0 {
+		opt.PoolTimeout = nodeTimeout
+	}
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = -1
+	}
+	if opt.DialerRetries == 0 {
+		opt.DialerRetries = 1
+	}
+	opt.ContextTimeoutEnabled = true
+	return opt, nil
+}
