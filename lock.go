@@ -3,6 +3,7 @@ package quorumlock
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,7 +18,7 @@ type Lock struct {
 	rkey  string // on the nodes, with the prefix
 	value string // this lock's random identity
 
-	opMu sync.Mutex  // serialises the rounds that change the nodes
+	opMu sync.Mutex  // serialises the lock's rounds
 	seq  *quorum.Seq // orders those rounds on each node; guarded by opMu
 
 	mu    sync.Mutex
@@ -95,20 +96,29 @@ func (k *Lock) TTLContext(ctx context.Context) (time.Duration, error) {
 	if k == nil {
 		return 0, ErrLockNotHeld
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// Ordered after the lock's earlier calls on each node, so that no node
+	// answers from before a Refresh that is still landing there.
+	k.opMu.Lock()
+	defer k.opMu.Unlock()
 	ttl, until, done := k.state()
 	clock := k.l.opts.clock
 	start := clock.Now()
 	if done || !start.Before(until) {
 		return 0, ErrLockNotHeld
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := k.l.enter(); err != nil {
 		return 0, err
 	}
 	defer k.l.bg.Done()
-	res := k.l.round(ctx, quorum.NewSeq(len(k.l.nodes)), k.l.ttlCall(k.rkey, k.value))
+	cfg := k.l.roundConfig()
+	cfg.Settled = func(replies []quorum.Reply, pending int) bool {
+		// Wait for late nodes only while they could still move the answer.
+		return pending < cfg.Quorum && quorumTh(replies, cfg.Quorum-pending)-quorumTh(replies, cfg.Quorum) <= minDrift.Milliseconds()
+	}
+	res := quorum.Run(ctx, k.seq, cfg, k.l.ttlCall(k.rkey, k.value))
 	now := clock.Now()
 	switch {
 	case res.Outcome == quorum.Canceled:
@@ -118,16 +128,10 @@ func (k *Lock) TTLContext(ctx context.Context) (time.Duration, error) {
 	case res.Outcome == quorum.Missed:
 		return 0, k.l.quorumError("ttl", k.key, res)
 	}
-	// The decision came with the quorum-th yes: the smallest of the yes
-	// answers is the time until fewer than a quorum hold the lock.
-	least := int64(-1)
-	for _, r := range res.Replies {
-		if r.Vote == quorum.Yes && (least < 0 || r.Value < least) {
-			least = r.Value
-		}
-	}
-	_, until, _ = k.state() // a Refresh may have moved it meanwhile
-	d := min(time.Duration(least)*time.Millisecond-now.Sub(start)-drift(ttl, k.l.opts.driftFactor), until.Sub(now))
+	// The quorum-th largest remaining time is when fewer than a quorum
+	// will still hold the lock.
+	left := time.Duration(quorumTh(res.Replies, k.l.quorum)) * time.Millisecond
+	d := min(left-now.Sub(start)-drift(ttl, k.l.opts.driftFactor), until.Sub(now))
 	if d <= 0 {
 		return 0, ErrLockNotHeld
 	}
@@ -211,4 +215,20 @@ func (k *Lock) lose() {
 	k.done = true
 	k.mu.Unlock()
 	k.l.cleanup(k.seq, k.rkey, k.value, nil)
+}
+
+// quorumTh returns the k-th largest value among the yes replies, or -1
+// when fewer than k said yes.
+func quorumTh(replies []quorum.Reply, k int) int64 {
+	vals := make([]int64, 0, len(replies))
+	for _, r := range replies {
+		if r.Vote == quorum.Yes {
+			vals = append(vals, r.Value)
+		}
+	}
+	if k < 1 || k > len(vals) {
+		return -1
+	}
+	slices.Sort(vals)
+	return vals[len(vals)-k]
 }

@@ -104,7 +104,11 @@ func (l *Locker) enter() error {
 
 // round runs one call on every node under the Locker's quorum and timeout.
 func (l *Locker) round(ctx context.Context, seq *quorum.Seq, call quorum.Call) quorum.Result {
-	return quorum.Run(ctx, seq, quorum.Config{Quorum: l.quorum, Timeout: l.opts.nodeTimeout, Tracker: &l.bg}, call)
+	return quorum.Run(ctx, seq, l.roundConfig(), call)
+}
+
+func (l *Locker) roundConfig() quorum.Config {
+	return quorum.Config{Quorum: l.quorum, Timeout: l.opts.nodeTimeout, Tracker: &l.bg}
 }
 
 // quorumError describes a round that missed its quorum, node by node.

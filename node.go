@@ -49,7 +49,7 @@ func serverIdentity(c redis.UniversalClient) string {
 		return ""
 	}
 	o := cl.Options()
-	if o.Dialer != nil { // Sentinel failover clients and custom dialers
+	if o.Addr == "FailoverClient" { // a Sentinel failover client: the master moves
 		return ""
 	}
 	if o.Network == "unix" {

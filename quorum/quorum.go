@@ -63,6 +63,12 @@ type Config struct {
 	Quorum  int             // yes votes needed, 1..n
 	Timeout time.Duration   // per node, counted from when its call could start
 	Tracker *sync.WaitGroup // counts the node goroutines, which may outlive the round
+
+	// Settled, when set, is asked each time a reply arrives while a quorum
+	// has voted yes; the round waits for more replies (until all answered
+	// or the timeout) while it returns false. TTL uses it to wait only
+	// when late nodes could still change the answer.
+	Settled func(replies []Reply, pending int) bool
 }
 
 // Result is the decided round: the outcome and every node's reply as known at
@@ -114,9 +120,10 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 	}
 
 	res := Result{Replies: make([]Reply, n)}
-	for res.Outcome == 0 {
+	for pending := n; res.Outcome == 0; {
 		select {
 		case nr := <-replies:
+			pending--
 			res.Replies[nr.node] = nr.reply
 			switch nr.reply.Vote {
 			case Yes:
@@ -128,7 +135,7 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 				res.Replies[nr.node].Vote = Failed
 			}
 			switch {
-			case res.Yes >= cfg.Quorum:
+			case res.Yes >= cfg.Quorum && (pending == 0 || cfg.Settled == nil || cfg.Settled(res.Replies, pending)):
 				res.Outcome = Reached
 			case res.No+res.Failed > n-cfg.Quorum:
 				res.Outcome = Missed
@@ -141,6 +148,9 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 				}
 			}
 			res.Outcome = Missed
+			if res.Yes >= cfg.Quorum {
+				res.Outcome = Reached
+			}
 		case <-ctx.Done():
 			res.Outcome = Canceled
 		}

@@ -1,0 +1,33 @@
+package nodeset
+
+import (
+	"fmt"
+	"time"
+)
+
+// Nodes is what tests need of a node set, whether miniredis or real
+// redis-server processes.
+type Nodes interface {
+	Len() int
+	URLs() []string
+	// Set puts node i in a state for key (the full key as stored).
+	Set(i int, st State, key string, ttl time.Duration)
+	// Reset brings every node back up, answering, and empty.
+	Reset()
+	// Holders counts the nodes whose key holds value.
+	Holders(key, value string) int
+	// Entries lists every key on every reachable node.
+	Entries() []Entry
+}
+
+// Entry is one key found on a node.
+type Entry struct {
+	Node       int
+	Key, Value string
+	TTL        time.Duration // remaining time; 0 or less when none
+}
+
+// String renders the entry for messages.
+func (e Entry) String() string {
+	return fmt.Sprintf("node %d: %s=%s (ttl %v)", e.Node, e.Key, e.Value, e.TTL)
+}
