@@ -39,17 +39,12 @@ func clientAddr(c redis.UniversalClient) string {
 	return fmt.Sprintf("%T", c)
 }
 
-// serverIdentity returns the server address a plain client talks to, in a
-// form where the same server compares equal, or "" when the client does not
-// name one server (a Sentinel failover client, a cluster, a custom dialer).
+// serverIdentity returns the server address a client with these options
+// talks to, in a form where the same server compares equal, or "" when it
+// does not name one server (a Sentinel failover client: the master moves).
 // Two databases of one server are the same server: they fail together.
-func serverIdentity(c redis.UniversalClient) string {
-	cl, ok := c.(*redis.Client)
-	if !ok {
-		return ""
-	}
-	o := cl.Options()
-	if o.Addr == "FailoverClient" { // a Sentinel failover client: the master moves
+func serverIdentity(o *redis.Options) string {
+	if o.Addr == "FailoverClient" {
 		return ""
 	}
 	if o.Network == "unix" {
@@ -66,12 +61,20 @@ func serverIdentity(c redis.UniversalClient) string {
 	return net.JoinHostPort(host, port)
 }
 
-// checkNodes rejects a node list the quorum cannot work with.
+// clientIdentity is serverIdentity for a plain client, "" for others.
+func clientIdentity(c redis.UniversalClient) string {
+	if cl, ok := c.(*redis.Client); ok {
+		return serverIdentity(cl.Options())
+	}
+	return ""
+}
+
+// checkNodes rejects a client list the quorum cannot work with.
 func checkNodes(clients []redis.UniversalClient) error {
 	if len(clients) == 0 {
 		return fmt.Errorf("%w: no nodes", ErrInvalidConfig)
 	}
-	seen := make(map[string]int, len(clients))
+	ids := make([]string, len(clients))
 	for i, c := range clients {
 		if c == nil {
 			return fmt.Errorf("%w: node %d is nil", ErrInvalidConfig, i)
@@ -81,7 +84,15 @@ func checkNodes(clients []redis.UniversalClient) error {
 				return fmt.Errorf("%w: nodes %d and %d are the same client", ErrInvalidConfig, j, i)
 			}
 		}
-		id := serverIdentity(c)
+		ids[i] = clientIdentity(c)
+	}
+	return checkDistinct(ids)
+}
+
+// checkDistinct rejects two nodes on one server; "" names no server.
+func checkDistinct(ids []string) error {
+	seen := make(map[string]int, len(ids))
+	for i, id := range ids {
 		if id == "" {
 			continue
 		}

@@ -47,16 +47,11 @@ func NewFromURLs(urls []string, opts ...Option) (*Locker, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(urls) == 0 {
-		return nil, fmt.Errorf("%w: no node URLs", ErrInvalidConfig)
+	clientOpts, err := parseNodeURLs(urls, o.nodeTimeout)
+	if err != nil {
+		return nil, err
 	}
-	clientOpts := make([]*redis.Options, len(urls))
-	for i, raw := range urls {
-		if clientOpts[i], err = parseNodeURL(raw, o.nodeTimeout); err != nil {
-			return nil, fmt.Errorf("%w: node %d: %w", ErrInvalidConfig, i, err)
-		}
-	}
-	clients := make([]redis.UniversalClient, len(urls))
+	clients := make([]redis.UniversalClient, len(clientOpts))
 	for i, co := range clientOpts {
 		clients[i] = redis.NewClient(co)
 	}
@@ -68,6 +63,27 @@ func NewFromURLs(urls []string, opts ...Option) (*Locker, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// parseNodeURLs parses a node list into client options, rejecting an empty
+// list, a bad URL and two URLs of one server.
+func parseNodeURLs(urls []string, nodeTimeout time.Duration) ([]*redis.Options, error) {
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("%w: no node URLs", ErrInvalidConfig)
+	}
+	opts := make([]*redis.Options, len(urls))
+	ids := make([]string, len(urls))
+	for i, raw := range urls {
+		o, err := parseNodeURL(raw, nodeTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("%w: node %d: %w", ErrInvalidConfig, i, err)
+		}
+		opts[i], ids[i] = o, serverIdentity(o)
+	}
+	if err := checkDistinct(ids); err != nil {
+		return nil, err
+	}
+	return opts, nil
 }
 
 // parseNodeURL parses one node URL into client options fit for locking.

@@ -1,0 +1,47 @@
+// Command quorumlock runs the quorumlock demo and tools.
+//
+//	quorumlock demo    the seed's three examples on five embedded nodes
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage: quorumlock <command> [flags]
+
+commands:
+  demo      run the three examples of the single-node Locker's documentation
+            on five embedded Redis nodes (miniredis), TTLs in real time
+
+Run 'quorumlock <command> -h' for a command's flags.
+`
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "demo":
+		return runDemo(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "quorumlock: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
