@@ -35,6 +35,18 @@ func (k *Lock) Key() string {
 	return k.key
 }
 
+// Deadline returns the moment, on the Locker's clock, after which the lock
+// is no longer certain to be held: the validity granted by the last Obtain
+// or Refresh (ttl less the round's elapsed time and the drift allowance).
+// Unlike TTL it asks no node. The zero time for a nil lock.
+func (k *Lock) Deadline() time.Time {
+	if k == nil {
+		return time.Time{}
+	}
+	_, until, _ := k.state()
+	return until
+}
+
 // Release releases the lock on every node where it is still held. It never
 // deletes another holder's lock, returns within the node timeout even when
 // nodes hang, and may be called more than once. ReleaseContext returns the error.
