@@ -414,6 +414,19 @@ func TestLeases(t *testing.T) {
 		})
 	}
 
+	t.Run("many refreshes returning together: the last recorded wins", func(t *testing.T) {
+		// Returns at 2, 3 and 4 interleaved; of those at 4 the last one
+		// recorded (i = 47) sets the end.
+		h := History{Obtains: []Obtain{held("c", "A", 1, 10)}}
+		for i := range 50 {
+			h.Refreshes = append(h.Refreshes, refresh("A", 1, 2+(i*7)%3, true, 100-i))
+		}
+		want := []Interval{{d(1), d(100 - 47)}}
+		if got := Leases(h)[0].Valid; !slices.Equal(got, want) {
+			t.Errorf("lease = %v, want %v", got, want)
+		}
+	})
+
 	t.Run("only successful obtains, ordered by return then ID", func(t *testing.T) {
 		h := History{Obtains: []Obtain{
 			held("c1", "x", 5, 10),

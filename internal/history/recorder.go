@@ -8,11 +8,11 @@ import (
 
 // Obtain is one attempt to obtain a lock.
 type Obtain struct {
-	Client string // who tried, for messages
-	ID     string // the lock instance's ID, unique per successful obtain
-	Call   time.Duration
-	Ret    time.Duration
-	OK     bool // whether the client was told it holds the lock
+	Client string        // who tried, for messages
+	ID     string        // the lock instance's ID, unique per successful obtain
+	Call   time.Duration // when the call started
+	Ret    time.Duration // when it returned; the lease starts here
+	OK     bool          // whether the client was told it holds the lock
 	// ValidUntil is when the client's validity runs out; only meaningful
 	// when OK.
 	ValidUntil time.Duration
@@ -21,9 +21,9 @@ type Obtain struct {
 // Refresh is one attempt to extend (or shorten) a held lock's validity.
 type Refresh struct {
 	ID   string
-	Call time.Duration
-	Ret  time.Duration
-	OK   bool // false ends the lease at Call
+	Call time.Duration // when the call started
+	Ret  time.Duration // when it returned
+	OK   bool          // false ends the lease at Call
 	// ValidUntil is the new end of validity from Ret on; only meaningful
 	// when OK.
 	ValidUntil time.Duration
@@ -32,8 +32,8 @@ type Refresh struct {
 // Release is a release of a held lock; the lease ends at Call.
 type Release struct {
 	ID   string
-	Call time.Duration
-	Ret  time.Duration
+	Call time.Duration // when the call started
+	Ret  time.Duration // when it returned
 }
 
 // Act is guarded work done by the holder of lock ID over [Start, End); an act

@@ -1,0 +1,175 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/quorumlock/quorumlock"
+	"github.com/quorumlock/quorumlock/internal/history"
+)
+
+// A scripted schedule: a few clients and faults in a fixed order, each
+// showing one case of the safety model. Clients A and B are separate
+// Lockers with their own links, on miniredis nodes.
+type script struct {
+	cluster *Cluster
+	lockers []*quorumlock.Locker
+	rec     *history.Recorder
+	ttl     time.Duration
+}
+
+const scriptKey = "job"
+
+func newScript(nodes, clients int, ttl time.Duration, opts []quorumlock.Option) (*script, error) {
+	c, err := NewCluster(nodes, clients, "")
+	if err != nil {
+		return nil, err
+	}
+	s := &script{cluster: c, rec: history.NewRecorder(), ttl: ttl}
+	for i := range clients {
+		o := append([]quorumlock.Option{quorumlock.WithLogger(nil), quorumlock.WithNodeTimeout(50 * time.Millisecond)}, opts...)
+		l, err := quorumlock.NewFromURLs(c.URLs(i), o...)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.lockers = append(s.lockers, l)
+	}
+	return s, nil
+}
+
+func (s *script) close() {
+	for _, l := range s.lockers {
+		l.Close()
+	}
+	s.cluster.Close()
+}
+
+// obtain records client's attempt; the lock is nil when not obtained.
+func (s *script) obtain(client int, ttl, wait time.Duration) (*quorumlock.Lock, string) {
+	id := fmt.Sprintf("%c", 'A'+client)
+	call := s.rec.Since()
+	lock, err := s.lockers[client].ObtainContext(context.Background(), scriptKey, ttl, wait)
+	if err != nil {
+		s.rec.Obtain(id, id, call, s.rec.Since(), false, 0)
+		return nil, id
+	}
+	s.rec.Obtain(id, id, call, s.rec.Since(), true, s.rec.At(lock.Deadline()))
+	return lock, id
+}
+
+func (s *script) act(id string) {
+	start := s.rec.Since()
+	time.Sleep(time.Millisecond)
+	s.rec.Act(id, start, s.rec.Since())
+}
+
+func (s *script) release(lock *quorumlock.Lock, id string) {
+	if lock == nil {
+		return
+	}
+	call := s.rec.Since()
+	lock.Release()
+	s.rec.Release(id, call, s.rec.Since())
+}
+
+// A node restarts empty while a holder's lock rests on a bare quorum that
+// includes it. Client A is cut off from node 2 while it obtains, so it holds
+// nodes 0 and 1 of 3; node 0 then crashes and comes back at once with no
+// data (or its clock jumps forward by the ttl, with jump); client B then
+// finds nodes 0 and 2 free. Outside the safety model: B must be refused
+// only if the Locker keeps the delayed-restart rule itself.
+func bareQuorumLoss(jump bool, opts []quorumlock.Option) (history.Report, error) {
+	s, err := newScript(3, 2, 5*time.Second, opts)
+	if err != nil {
+		return history.Report{}, err
+	}
+	defer s.close()
+	s.cluster.Partition(0, []int{2}, true)
+	a, ida := s.obtain(0, s.ttl, 0)
+	if a == nil {
+		return history.Report{}, fmt.Errorf("A could not obtain the lock on nodes 0 and 1")
+	}
+	s.cluster.Partition(0, []int{2}, false)
+	if jump {
+		err = s.cluster.JumpClock(0, s.ttl)
+	} else if err = s.cluster.Crash(0); err == nil {
+		err = s.cluster.Restart(0, false)
+	}
+	if err != nil {
+		return history.Report{}, err
+	}
+	b, idb := s.obtain(1, s.ttl, 0)
+	s.act(ida)
+	if b != nil {
+		s.act(idb)
+	}
+	s.release(b, idb)
+	s.release(a, ida)
+	return history.Check(s.rec.History()), nil
+}
+
+// InstantRestart runs the instant-empty-restart schedule and checks its history.
+func InstantRestart(opts ...quorumlock.Option) (history.Report, error) {
+	return bareQuorumLoss(false, opts)
+}
+
+// ClockJumpOnNode runs the clock-jump schedule and checks its history.
+func ClockJumpOnNode(opts ...quorumlock.Option) (history.Report, error) {
+	return bareQuorumLoss(true, opts)
+}
+
+// PausedClient: A obtains a short lock and pauses past its validity (a GC
+// pause, a SIGSTOP); B obtains it once it expired; A wakes and acts without
+// checking, while B holds the lock.
+func PausedClient(opts ...quorumlock.Option) (history.Report, error) {
+	s, err := newScript(3, 2, 300*time.Millisecond, opts)
+	if err != nil {
+		return history.Report{}, err
+	}
+	defer s.close()
+	a, ida := s.obtain(0, s.ttl, 0)
+	if a == nil {
+		return history.Report{}, fmt.Errorf("A could not obtain the lock")
+	}
+	b, idb := s.obtain(1, 10*s.ttl, 5*s.ttl) // waits until A's lock expires
+	if b == nil {
+		return history.Report{}, fmt.Errorf("B did not get the lock after A's expired")
+	}
+	s.act(ida) // A, back from its pause
+	s.act(idb)
+	s.release(b, idb)
+	s.release(a, ida)
+	return history.Check(s.rec.History()), nil
+}
+
+// HolderCrash: with two of five nodes down, A obtains a lock and crashes
+// without releasing it; B waits for it. It returns how long after A's crash
+// B got the lock: liveness asks for at most about the ttl.
+func HolderCrash(ttl time.Duration, opts ...quorumlock.Option) (time.Duration, history.Report, error) {
+	s, err := newScript(5, 2, ttl, opts)
+	if err != nil {
+		return 0, history.Report{}, err
+	}
+	defer s.close()
+	if err := s.cluster.Crash(3); err != nil {
+		return 0, history.Report{}, err
+	}
+	if err := s.cluster.Crash(4); err != nil {
+		return 0, history.Report{}, err
+	}
+	a, _ := s.obtain(0, ttl, 0)
+	if a == nil {
+		return 0, history.Report{}, fmt.Errorf("A could not obtain the lock with three of five nodes up")
+	}
+	crashed := time.Now() // A is gone: no release, no refresh
+	b, idb := s.obtain(1, ttl, 10*ttl)
+	took := time.Since(crashed)
+	if b == nil {
+		return took, history.Check(s.rec.History()), fmt.Errorf("B did not get the lock within %v", 10*ttl)
+	}
+	s.act(idb)
+	s.release(b, idb)
+	return took, history.Check(s.rec.History()), nil
+}
