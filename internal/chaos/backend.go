@@ -26,10 +26,10 @@ type Entry struct {
 // backend is one Redis server that faults can be applied to directly.
 type backend interface {
 	addr() string
-	crash() error             // stop abruptly, as a kill
-	restart(keep bool) error  // come back on the same address, with or without the data
-	hang() (bool, error)      // hang the server itself; false: let the proxies do it
-	resume() error            // undo hang
+	crash() error            // stop abruptly, as a kill
+	restart(keep bool) error // come back on the same address, with or without the data
+	hang() (bool, error)     // hang the server itself; false: let the proxies do it
+	resume() error           // undo hang
 	jumpClock(d time.Duration) error
 	entries() ([]Entry, error) // the keys it holds now
 	close()
