@@ -13,12 +13,26 @@ import (
 
 // The per-node calls of each round, through redsync's node abstraction.
 
-// acquireCall sets the key to value with the ttl where it is free (SET NX PX).
-func (l *Locker) acquireCall(rkey, value string, ttl time.Duration) quorum.Call {
+// acquireCall sets the key to value with the ttl where it is free (SET NX
+// PX). With holderTTL, a node where the key is taken also says how long the
+// holder has left there (the reply's Value, in ms; -1 unknown).
+func (l *Locker) acquireCall(rkey, value string, ttl time.Duration, holderTTL bool) quorum.Call {
+	if !holderTTL {
+		return func(ctx context.Context, i int) quorum.Reply {
+			return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
+				ok, err := c.SetNX(rkey, value, ttl)
+				return voteIf(ok), err
+			})
+		}
+	}
+	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
 	return func(ctx context.Context, i int) quorum.Reply {
 		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-			ok, err := c.SetNX(rkey, value, ttl)
-			return voteIf(ok), err
+			n, err := evalInt(c.Eval(acquireScript, rkey, value, ms))
+			if n == -5 {
+				return quorum.Reply{Vote: quorum.Yes}, err
+			}
+			return quorum.Reply{Vote: quorum.No, Value: n}, err
 		})
 	}
 }

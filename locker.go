@@ -24,6 +24,7 @@ type Locker struct {
 	closed bool
 	done   chan struct{} // closed by Close, wakes waiters
 	bg     sync.WaitGroup
+	room   waitRoom // tells waiters of releases
 }
 
 // New returns a Locker over the given clients, one per independent Redis
@@ -52,6 +53,7 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 	for i, c := range clients {
 		l.nodes[i] = newNode(c)
 	}
+	l.room.l = l
 	if len(clients)%2 == 0 {
 		o.logger.Warn("quorumlock: an even number of nodes survives no more failures than one node fewer",
 			"nodes", len(clients), "quorum", l.quorum)
@@ -78,6 +80,7 @@ func (l *Locker) Close() error {
 	l.mu.Unlock()
 
 	l.bg.Wait()
+	l.room.close()
 	if !l.owned {
 		return nil
 	}

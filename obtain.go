@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/quorumlock/quorumlock/quorum"
@@ -27,8 +28,10 @@ func (l *Locker) Obtain(key string, ttl, waitTimeout time.Duration) (*Lock, bool
 }
 
 // ObtainContext obtains the lock named key for ttl on a quorum of nodes,
-// retrying with jittered backoff for up to waitTimeout (0: one attempt;
-// it may exceed ttl) or until ctx ends. Errors: ErrNotObtained when the lock
+// waiting for up to waitTimeout (0: one attempt; it may exceed ttl) or until
+// ctx ends. A waiter tries again as soon as a release is announced on any
+// node, when the holder's time runs out, or after a jittered backoff when
+// nodes failed to answer. Errors: ErrNotObtained when the lock
 // stays held elsewhere (wrapping a *QuorumError when nodes failed), the
 // context's error when ctx ends first, ErrInvalidKey, ErrInvalidTTL or
 // ErrInvalidWait for bad arguments, ErrClosed after Close. Whatever an
@@ -48,19 +51,44 @@ func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout
 	}
 	defer l.bg.Done()
 
-	clock := l.opts.clock
-	giveUp := clock.Now().Add(waitTimeout)
+	giveUp := l.opts.clock.Now().Add(waitTimeout)
+	lock, _, err := l.attempt(ctx, key, ttl, false)
+	if err == nil || waitTimeout == 0 || !errors.Is(err, ErrNotObtained) {
+		return lock, err
+	}
+	return l.wait(ctx, key, ttl, giveUp)
+}
+
+// wait tries again and again until giveUp: each time a release of the lock
+// is announced, when the holder's time runs out, or after a backoff when
+// nodes failed to say. It subscribes before its first retry, so that no
+// release after that retry goes unseen.
+func (l *Locker) wait(ctx context.Context, key string, ttl time.Duration, giveUp time.Time) (*Lock, error) {
+	w := l.room.join(l.opts.keyPrefix + key)
+	defer l.room.leave(w)
+	select { // the subscription, confirmed by a node; never longer than a round
+	case <-w.q.ready:
+	case <-l.opts.clock.After(l.opts.nodeTimeout):
+	case <-ctx.Done():
+	}
 	for attempt := 0; ; attempt++ {
-		lock, err := l.attempt(ctx, key, ttl)
-		if err == nil || waitTimeout == 0 || !errors.Is(err, ErrNotObtained) {
+		lock, holder, err := l.attempt(ctx, key, ttl, true)
+		if err == nil || !errors.Is(err, ErrNotObtained) {
 			return lock, err
 		}
-		left := giveUp.Sub(clock.Now())
+		left := giveUp.Sub(l.opts.clock.Now())
 		if left <= 0 {
 			return nil, err
 		}
+		pause := l.opts.backoff(attempt)
+		if holder > 0 {
+			// The holder's time, and a little more, spread so that waiters
+			// do not all come at once. Releases wake us earlier.
+			pause = holder + minDrift + mrand.N(holder/10+time.Millisecond)
+		}
 		select {
-		case <-clock.After(min(l.opts.backoff(attempt), left)):
+		case <-w.wake:
+		case <-l.opts.clock.After(min(pause, left)):
 		case <-ctx.Done():
 			return nil, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
 		case <-l.done:
@@ -71,18 +99,21 @@ func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout
 
 // attempt runs one Redlock round: the same random value SET NX PX on every
 // node in parallel, obtained when a quorum said yes with validity left.
-func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration) (*Lock, error) {
+// When the lock is held elsewhere and holderTTL is set, it also says how
+// long until enough of the holder's keys expire for a quorum to be free
+// (0: unknown).
+func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, holderTTL bool) (*Lock, time.Duration, error) {
 	value, err := newValue()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rkey := l.opts.keyPrefix + key
 	seq := quorum.NewSeq(len(l.nodes))
 	start := l.opts.clock.Now()
-	res := l.round(ctx, seq, l.acquireCall(rkey, value, ttl))
+	res := l.round(ctx, seq, l.acquireCall(rkey, value, ttl, holderTTL))
 	until := validUntil(start, ttl, l.opts.driftFactor)
 	if res.Outcome == quorum.Reached && l.opts.clock.Now().Before(until) {
-		return &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until}, nil
+		return &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until}, 0, nil
 	}
 
 	if only := mayHaveLanded(res); only != nil {
@@ -90,13 +121,34 @@ func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration) (*L
 	}
 	switch {
 	case res.Outcome == quorum.Canceled:
-		return nil, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
+		return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
 	case res.Outcome == quorum.Reached:
-		return nil, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl)
+		return nil, 0, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl)
 	case l.heldElsewhere(res):
-		return nil, ErrNotObtained
+		return nil, l.holderLeft(res), ErrNotObtained
 	}
-	return nil, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res))
+	return nil, 0, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res))
+}
+
+// holderLeft estimates, from the remaining times the holder's nodes gave,
+// how long until a quorum of nodes could be free: with f nodes not held, the
+// (q-f)-th earliest expiry among the held ones. 0 when unknown.
+func (l *Locker) holderLeft(res quorum.Result) time.Duration {
+	var held []int64
+	for _, r := range res.Replies {
+		if r.Vote == quorum.No {
+			if r.Value < 0 {
+				return 0 // no expiry reported, or no script reply
+			}
+			held = append(held, r.Value)
+		}
+	}
+	k := l.quorum - (len(l.nodes) - len(held))
+	if k < 1 || k > len(held) {
+		return 0
+	}
+	slices.Sort(held)
+	return time.Duration(held[k-1]) * time.Millisecond
 }
 
 // cleanup removes value, in the background, from the nodes in only (all

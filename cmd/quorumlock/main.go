@@ -1,6 +1,7 @@
 // Command quorumlock runs the quorumlock demo and tools.
 //
 //	quorumlock demo    the seed's three examples on five embedded nodes
+//	quorumlock chaos   a fault-injection campaign under a mutual-exclusion checker
 package main
 
 import (
@@ -14,6 +15,8 @@ const usage = `usage: quorumlock <command> [flags]
 commands:
   demo      run the three examples of the single-node Locker's documentation
             on five embedded Redis nodes (miniredis), TTLs in real time
+  chaos     kill, restart, hang, slow down and partition embedded nodes while
+            clients lock; report operations, faults, latency and violations
 
 Run 'quorumlock <command> -h' for a command's flags.
 `
@@ -38,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "demo":
 		return runDemo(args[1:], stdout, stderr)
+	case "chaos":
+		return runChaos(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -32,3 +32,30 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestChaosCommand(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	status := run([]string{"chaos", "-duration", "2s", "-progress=false", "-seed", "7", "-faults", "hang,partition-minority"}, &out, &errOut)
+	if status != exitOK {
+		t.Fatalf("status %d\n%s%s", status, out.String(), errOut.String())
+	}
+	for _, want := range []string{"seed 7", "violations: 0", "keys left on the nodes a ttl after the end: 0", "obtain latency under faults"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestChaosCommandRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"chaos", "-faults", "meteor"},
+		{"chaos", "-ttl", "10ms"},
+		{"chaos", "extra"},
+	} {
+		var out, errOut bytes.Buffer
+		if status := run(args, &out, &errOut); status != exitUsage {
+			t.Errorf("%q: status %d, want %d (%s)", args, status, exitUsage, errOut.String())
+		}
+	}
+}

@@ -76,7 +76,20 @@ func (r *Report) String() string {
 	for _, err := range r.FaultErrors {
 		fmt.Fprintf(&b, "  %v\n", err)
 	}
-	fmt.Fprintf(&b, "violations: %d\n", r.Violations())
+	fmt.Fprintf(&b, "violations: %d", r.Violations())
+	byKind := map[string]int{}
+	for _, v := range r.Check.Violations {
+		byKind[v.Kind.String()]++
+	}
+	var vk []string
+	for k, n := range byKind {
+		vk = append(vk, fmt.Sprintf("%s %d", k, n))
+	}
+	slices.Sort(vk)
+	if len(vk) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(vk, ", "))
+	}
+	b.WriteString("\n")
 	for i, v := range r.Check.Violations {
 		if i == 10 {
 			fmt.Fprintf(&b, "  ... and %d more\n", len(r.Check.Violations)-10)

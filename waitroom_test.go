@@ -1,0 +1,172 @@
+package quorumlock
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quorumlock/quorumlock/internal/nodeset"
+)
+
+// slowPolling makes a waiter that is not told of a release wait far longer
+// than any test's bound: backoff 20s, and holders' locks last a minute.
+var slowPolling = WithRetryBackoff(20*time.Second, 20*time.Second)
+
+// wakeBound is generous against CI load and far below the 20s-60s a waiter
+// would sleep without a wake-up.
+const wakeBound = 10 * time.Second
+
+func TestWaiterWakesOnRelease(t *testing.T) {
+	nodes := nodeset.Mini(t, 5)
+	l := newTestLocker(t, nodes, slowPolling)
+	ctx := context.Background()
+	a, err := l.ObtainContext(ctx, "k", time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		b, err := l.ObtainContext(ctx, "k", time.Minute, time.Minute)
+		if err == nil {
+			b.Release()
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // B is waiting
+	released := time.Now()
+	a.Release()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("waiter: %v", err)
+		}
+	case <-time.After(wakeBound):
+		t.Fatalf("waiter not woken by the release within %v", wakeBound)
+	}
+	t.Logf("handoff took %v", time.Since(released))
+}
+
+// TestWaiterWakesOnAnyNode announces a release on one node only: the waiter
+// must act on it, whichever node it is.
+func TestWaiterWakesOnAnyNode(t *testing.T) {
+	for i := range 3 {
+		nodes := nodeset.Mini(t, 3)
+		l := newTestLocker(t, nodes, slowPolling)
+		ctx := context.Background()
+		a, err := l.ObtainContext(ctx, "k", time.Minute, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settle(l)
+		got := make(chan error, 1)
+		go func() {
+			b, err := l.ObtainContext(ctx, "k", time.Minute, time.Minute)
+			if err == nil {
+				b.Release()
+			}
+			got <- err
+		}()
+		waitSubscribed(t, nodes, a.rkey, 3)
+		for _, n := range nodes.Nodes {
+			n.M.Del(a.rkey) // the lock is gone everywhere...
+		}
+		nodes.Nodes[i].M.Publish(a.rkey, a.value) // ...but only node i says so
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("node %d: waiter: %v", i, err)
+			}
+		case <-time.After(wakeBound):
+			t.Fatalf("node %d: waiter not woken by a release announced there", i)
+		}
+	}
+}
+
+// waitSubscribed waits until n nodes have a subscriber on channel.
+func waitSubscribed(t *testing.T, nodes *nodeset.Set, channel string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(wakeBound)
+	for time.Now().Before(deadline) {
+		c := 0
+		for _, node := range nodes.Nodes {
+			if node.M.PubSubNumSub(channel)[channel] > 0 {
+				c++
+			}
+		}
+		if c >= n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d nodes have a subscriber on %s", n, channel)
+}
+
+// TestWaitRoomWakesOneAndUnsubscribes checks the room itself: one wake-up
+// per release however many nodes announce it, an unused wake-up handed on,
+// and no subscription left once the waiters are gone.
+func TestWaitRoomWakesOneAndUnsubscribes(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	l := newTestLocker(t, nodes)
+	if err := l.enter(); err != nil {
+		t.Fatal(err)
+	}
+	defer l.bg.Done()
+	r := &l.room
+	w1, w2, w3 := r.join("ch"), r.join("ch"), r.join("ch")
+	waitSubscribed(t, nodes, "ch", 3)
+	pending := func() (n []bool) {
+		for _, w := range []*waiter{w1, w2, w3} {
+			n = append(n, len(w.wake) == 1)
+		}
+		return n
+	}
+	r.receive(&redis.Message{Channel: "ch", Payload: "v1"})
+	r.receive(&redis.Message{Channel: "ch", Payload: "v1"}) // the same release, from another node
+	if p := pending(); !p[0] || p[1] || p[2] {
+		t.Fatalf("after one release, wake-ups pending %v; want the first waiter only", p)
+	}
+	r.receive(&redis.Message{Channel: "ch", Payload: "v2"})
+	if p := pending(); !p[0] || !p[1] || p[2] {
+		t.Fatalf("after a second release, pending %v; want the first two", p)
+	}
+	r.leave(w1) // leaves without using its wake-up: w3 gets it
+	if p := pending(); !p[1] || !p[2] {
+		t.Fatalf("after the first waiter left, pending %v; want w2 and w3", p)
+	}
+	r.leave(w2)
+	r.leave(w3)
+	deadline := time.Now().Add(wakeBound)
+	for _, n := range nodes.Nodes {
+		for n.M.PubSubNumSub("ch")["ch"] > 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("still subscribed after every waiter left")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if len(r.keys) != 0 {
+		t.Fatalf("room still tracks %d keys", len(r.keys))
+	}
+}
+
+// TestWaiterSleepsUntilExpiry: a holder that never releases; the waiter
+// learns its remaining time and takes the lock once it expires, though its
+// backoff alone would have it sleep 20s.
+func TestWaiterSleepsUntilExpiry(t *testing.T) {
+	l := newTestLocker(t, nodeset.Mini(t, 3), slowPolling)
+	ctx := context.Background()
+	if _, err := l.ObtainContext(ctx, "k", 500*time.Millisecond, 0); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	b, err := l.ObtainContext(ctx, "k", time.Second, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Release()
+	if took := time.Since(began); took > wakeBound {
+		t.Fatalf("took %v to get an expired lock", took)
+	}
+}
