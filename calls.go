@@ -14,27 +14,70 @@ import (
 // The per-node calls of each round, through redsync's node abstraction.
 
 // acquireCall sets the key to value with the ttl where it is free (SET NX
-// PX). With holderTTL, a node where the key is taken also says how long the
-// holder has left there (the reply's Value, in ms; -1 unknown).
-func (l *Locker) acquireCall(rkey, value string, ttl time.Duration, holderTTL bool) quorum.Call {
-	if !holderTTL {
-		return func(ctx context.Context, i int) quorum.Reply {
-			return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-				ok, err := c.SetNX(rkey, value, ttl)
-				return voteIf(ok), err
-			})
-		}
-	}
+// PX). A node where the key is taken says how long the holder has left there
+// (the reply's Value, in ms; -1 unknown); with fencing, every node that
+// answers gives its counter (Extra). A node in restart quarantine abstains;
+// one whose marker is missing refuses, and is suspected.
+func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum.Call {
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
+	fence := "0"
+	if l.opts.fencing {
+		fence = "1"
+	}
 	return func(ctx context.Context, i int) quorum.Reply {
-		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-			n, err := evalInt(c.Eval(acquireScript, rkey, value, ms))
-			if n == -5 {
-				return quorum.Reply{Vote: quorum.Yes}, err
+		n := &l.nodes[i]
+		marker, mode := l.markerKey(), "m"
+		switch {
+		case !n.single: // a Cluster: no node-wide marker
+			marker, mode = rkey, ""
+		case l.opts.quarantine:
+			mode = "q"
+		}
+		if abstain, ended := n.quarantine.abstains(l.opts.clock.Now()); abstain {
+			return quorum.Reply{Vote: quorum.Failed, Err: ErrRestartQuarantine}
+		} else if ended { // its forgotten locks have expired: it may grant again
+			longest, _, _ := l.marked()
+			if err := l.mark(ctx, i, max(longest, ttl)); err != nil {
+				return quorum.Reply{Vote: quorum.Failed, Err: err}
 			}
-			return quorum.Reply{Vote: quorum.No, Value: n}, err
+			n.quarantine.set(time.Time{})
+		}
+		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
+			v, err := c.Eval(acquireScript, rkey, marker, fkey, value, ms, mode, fence)
+			if err != nil {
+				return quorum.Reply{}, err
+			}
+			r, ok := v.([]any)
+			if !ok || len(r) != 5 {
+				return quorum.Reply{}, fmt.Errorf("unexpected acquire reply %v", v)
+			}
+			status, pttl, counter := asInt(r[0]), asInt(r[1]), asInt(r[2])
+			l.noteMarker(asInt(r[3]), time.Duration(asInt(r[4]))*time.Second)
+			switch status {
+			case 1:
+				return quorum.Reply{Vote: quorum.Yes, Extra: counter}, nil
+			case 2:
+				return quorum.Reply{Vote: quorum.Failed, Err: errNoMarker}, nil
+			}
+			return quorum.Reply{Vote: quorum.No, Value: pttl, Extra: counter}, nil
 		})
 	}
+}
+
+// fenceCall raises the key's fencing counter to token.
+func (l *Locker) fenceCall(fkey string, token uint64) quorum.Call {
+	t := strconv.FormatUint(token, 10)
+	return func(ctx context.Context, i int) quorum.Reply {
+		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
+			_, err := c.Eval(fenceScript, fkey, t)
+			return voteIf(err == nil), err
+		})
+	}
+}
+
+func asInt(v any) int64 {
+	n, _ := v.(int64)
+	return n
 }
 
 // releaseCall deletes the key where it holds value; only on the nodes in

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quorumlock/quorumlock"
 	"github.com/quorumlock/quorumlock/internal/chaos"
 	"github.com/quorumlock/quorumlock/internal/history"
 	"github.com/quorumlock/quorumlock/internal/redisproc"
@@ -97,7 +98,7 @@ func TestChaosInsideModelRealServers(t *testing.T) {
 
 func TestChaosOutsideModelInstantRestart(t *testing.T) {
 	t.Parallel()
-	r, err := chaos.InstantRestart()
+	r, err := chaos.InstantRestart(quorumlock.WithRestartQuarantine(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,4 +150,21 @@ func TestChaosLiveness(t *testing.T) {
 		t.Fatalf("the waiter got the lock %v after the holder crashed, more than %v", took, bound)
 	}
 	t.Logf("waiter got the lock %v after the holder's crash (ttl %v)", took, ttl)
+}
+
+// TestChaosRestartQuarantine: the same instant empty restart, with the
+// restart quarantine on (the default): the restarted node abstains, B is
+// refused, and there is no violation.
+func TestChaosRestartQuarantine(t *testing.T) {
+	t.Parallel()
+	r, err := chaos.InstantRestart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() {
+		t.Fatalf("with the restart quarantine on, an instant empty restart still let B in:\n%v", r)
+	}
+	if r.Leases != 1 {
+		t.Fatalf("want A's lease only (B refused), got %d leases:\n%v", r.Leases, r)
+	}
 }

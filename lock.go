@@ -22,6 +22,8 @@ type Lock struct {
 	seq  *quorum.Seq // orders those rounds on each node; guarded by opMu
 
 	mu    sync.Mutex
+	token uint64 // fencing token; 0 without fencing
+
 	ttl   time.Duration // of the latest grant, for the drift allowance
 	until time.Time     // end of validity on the local monotonic clock
 	done  bool          // released, or known lost
@@ -33,6 +35,18 @@ func (k *Lock) Key() string {
 		return ""
 	}
 	return k.key
+}
+
+// Fence returns the lock's fencing token: greater than every token handed
+// out before for this key by any client of the same nodes (see WithFencing
+// and docs/safety.md). Send it with every write to the resource the lock
+// guards, and have the resource reject a token lower than one it has seen.
+// It is 0 when the Locker was made without WithFencing.
+func (k *Lock) Fence() uint64 {
+	if k == nil {
+		return 0
+	}
+	return k.token
 }
 
 // Deadline returns the moment, on the Locker's clock, after which the lock
@@ -81,7 +95,7 @@ func (k *Lock) ReleaseContext(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	res := k.l.round(context.WithoutCancel(ctx), k.seq, k.l.releaseCall(k.rkey, k.value, nil))
+	res := k.l.round(context.WithoutCancel(ctx), "release", k.key, k.seq, k.l.releaseCall(k.rkey, k.value, nil))
 	switch {
 	case res.Outcome == quorum.Reached:
 		return nil
@@ -130,7 +144,7 @@ func (k *Lock) TTLContext(ctx context.Context) (time.Duration, error) {
 		// Wait for late nodes only while they could still move the answer.
 		return pending < cfg.Quorum && quorumTh(replies, cfg.Quorum-pending)-quorumTh(replies, cfg.Quorum) <= minDrift.Milliseconds()
 	}
-	res := quorum.Run(ctx, k.seq, cfg, k.l.ttlCall(k.rkey, k.value))
+	res := k.l.roundWith(ctx, "ttl", k.key, k.seq, cfg, k.l.ttlCall(k.rkey, k.value))
 	now := clock.Now()
 	switch {
 	case res.Outcome == quorum.Canceled:
@@ -195,7 +209,7 @@ func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
 		k.lose()
 		return ErrLockNotHeld
 	}
-	res := k.l.round(ctx, k.seq, k.l.refreshCall(k.rkey, k.value, ttl))
+	res := k.l.round(ctx, "refresh", k.key, k.seq, k.l.refreshCall(k.rkey, k.value, ttl))
 	now := clock.Now()
 	until := validUntil(start, ttl, k.l.opts.driftFactor)
 	switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,6 +26,9 @@ type Locker struct {
 	done   chan struct{} // closed by Close, wakes waiters
 	bg     sync.WaitGroup
 	room   waitRoom // tells waiters of releases
+
+	markers markerState // what the nodes' markers said
+	hooks   Hooks
 }
 
 // New returns a Locker over the given clients, one per independent Redis
@@ -47,6 +51,7 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 		nodes:  make([]node, len(clients)),
 		quorum: len(clients)/2 + 1,
 		opts:   o,
+		hooks:  o.hooks,
 		owned:  owned,
 		done:   make(chan struct{}),
 	}
@@ -105,9 +110,17 @@ func (l *Locker) enter() error {
 	return nil
 }
 
-// round runs one call on every node under the Locker's quorum and timeout.
-func (l *Locker) round(ctx context.Context, seq *quorum.Seq, call quorum.Call) quorum.Result {
-	return quorum.Run(ctx, seq, l.roundConfig(), call)
+// round runs one call on every node under the Locker's quorum and timeout,
+// and tells the hooks.
+func (l *Locker) round(ctx context.Context, op, key string, seq *quorum.Seq, call quorum.Call) quorum.Result {
+	return l.roundWith(ctx, op, key, seq, l.roundConfig(), call)
+}
+
+func (l *Locker) roundWith(ctx context.Context, op, key string, seq *quorum.Seq, cfg quorum.Config, call quorum.Call) quorum.Result {
+	start := time.Now()
+	res := quorum.Run(ctx, seq, cfg, call)
+	l.hooks.round(l, op, key, res, time.Since(start))
+	return res
 }
 
 func (l *Locker) roundConfig() quorum.Config {

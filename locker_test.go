@@ -173,8 +173,13 @@ func TestCanceledAttemptLeavesNothing(t *testing.T) {
 	}
 	l.Close()
 	nodes.Reset()
-	if keys := nodes.Entries(); len(keys) != 0 {
-		t.Fatalf("left behind: %v", keys)
+	if h := nodes.Holders(DefaultKeyPrefix+"lock:{k}", ""); h != 0 {
+		t.Fatalf("left behind: %v", nodes.Entries())
+	}
+	for _, e := range nodes.Entries() {
+		if e.Key != DefaultKeyPrefix+"node" {
+			t.Fatalf("left behind: %v", e)
+		}
 	}
 }
 
@@ -182,7 +187,7 @@ func TestReleaseNeverDeletesAnotherHolder(t *testing.T) {
 	nodes := nodeset.Mini(t, 3)
 	l := newTestLocker(t, nodes)
 	ctx := context.Background()
-	rkey := DefaultKeyPrefix + "k"
+	rkey := DefaultKeyPrefix + "lock:{k}"
 	a, err := l.ObtainContext(ctx, "k", 300*time.Millisecond, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +221,7 @@ func TestRefreshTakesBackALostNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rkey := DefaultKeyPrefix + "k"
+	rkey := DefaultKeyPrefix + "lock:{k}"
 	settle(l)
 	nodes.Nodes[0].M.Del(rkey) // node 0 restarted empty, say
 	if err := lock.RefreshContext(context.Background(), 10*time.Second); err != nil {
@@ -243,7 +248,7 @@ func TestRefreshOfLostLockCleansUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rkey := DefaultKeyPrefix + "k"
+	rkey := DefaultKeyPrefix + "lock:{k}"
 	settle(l)
 	nodes.Nodes[0].M.Set(rkey, "thief") // lost on a quorum
 	nodes.Nodes[1].M.Set(rkey, "thief")
@@ -271,7 +276,7 @@ func TestTTLTellsTheQuorumTruth(t *testing.T) {
 	}
 	defer lock.Release()
 	settle(l)
-	rkey := DefaultKeyPrefix + "k"
+	rkey := DefaultKeyPrefix + "lock:{k}"
 	// Remaining times 10s, 10s, 8s, 6s, 4s: fewer than a quorum hold it after 8s.
 	nodes.Nodes[2].M.SetTTL(rkey, 8*time.Second)
 	nodes.Nodes[3].M.SetTTL(rkey, 6*time.Second)

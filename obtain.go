@@ -36,7 +36,7 @@ func (l *Locker) Obtain(key string, ttl, waitTimeout time.Duration) (*Lock, bool
 // context's error when ctx ends first, ErrInvalidKey, ErrInvalidTTL or
 // ErrInvalidWait for bad arguments, ErrClosed after Close. Whatever an
 // unsuccessful attempt may have set on a node is removed again.
-func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout time.Duration) (*Lock, error) {
+func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout time.Duration) (lock *Lock, err error) {
 	if err := l.checkArgs(key, ttl); err != nil {
 		return nil, err
 	}
@@ -51,20 +51,29 @@ func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout
 	}
 	defer l.bg.Done()
 
+	began, attempts := time.Now(), 0
+	defer func() {
+		l.hooks.obtain(ObtainEvent{Key: key, Err: err, Took: time.Since(began), Attempts: attempts})
+	}()
+	var first string
+	try := func(note func(value string)) (*Lock, time.Duration, error) {
+		attempts++
+		return l.attempt(ctx, key, ttl, note)
+	}
 	giveUp := l.opts.clock.Now().Add(waitTimeout)
-	lock, _, err := l.attempt(ctx, key, ttl, false)
+	lock, _, err = try(func(v string) { first = v })
 	if err == nil || waitTimeout == 0 || !errors.Is(err, ErrNotObtained) {
 		return lock, err
 	}
-	return l.wait(ctx, key, ttl, giveUp)
+	return l.wait(ctx, key, giveUp, first, try)
 }
 
 // wait tries again and again until giveUp: each time a release of the lock
 // is announced, when the holder's time runs out, or after a backoff when
 // nodes failed to say. It subscribes before its first retry, so that no
 // release after that retry goes unseen.
-func (l *Locker) wait(ctx context.Context, key string, ttl time.Duration, giveUp time.Time) (*Lock, error) {
-	w := l.room.join(l.opts.keyPrefix + key)
+func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first string, try func(func(string)) (*Lock, time.Duration, error)) (*Lock, error) {
+	w := l.room.join(l.lockKey(key), first)
 	defer l.room.leave(w)
 	select { // the subscription, confirmed by a node; never longer than a round
 	case <-w.q.ready:
@@ -72,7 +81,7 @@ func (l *Locker) wait(ctx context.Context, key string, ttl time.Duration, giveUp
 	case <-ctx.Done():
 	}
 	for attempt := 0; ; attempt++ {
-		lock, holder, err := l.attempt(ctx, key, ttl, true)
+		lock, holder, err := try(func(v string) { l.room.own(w, v) })
 		if err == nil || !errors.Is(err, ErrNotObtained) {
 			return lock, err
 		}
@@ -99,21 +108,44 @@ func (l *Locker) wait(ctx context.Context, key string, ttl time.Duration, giveUp
 
 // attempt runs one Redlock round: the same random value SET NX PX on every
 // node in parallel, obtained when a quorum said yes with validity left.
-// When the lock is held elsewhere and holderTTL is set, it also says how
-// long until enough of the holder's keys expire for a quorum to be free
-// (0: unknown).
-func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, holderTTL bool) (*Lock, time.Duration, error) {
-	value, err := newValue()
-	if err != nil {
-		return nil, 0, err
+// With fencing, a second round writes the new token back to a quorum before
+// the lock is reported obtained. When the lock is held elsewhere, it also
+// says how long until enough of the holder's keys expire for a quorum to be
+// free (0: unknown).
+//
+// note, when set, learns the lock's random value before the round starts.
+func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, note func(string)) (*Lock, time.Duration, error) {
+	for tries := 1; ; tries++ {
+		lock, left, err, marked := l.round1(ctx, key, ttl, note)
+		if lock != nil || !marked || tries == 3 {
+			return lock, left, err
+		}
+		// Nodes that had not been used were marked just now: once more.
 	}
-	rkey := l.opts.keyPrefix + key
+}
+
+// round1 is one attempt; marked reports that it found nodes never used
+// before, and marked them.
+func (l *Locker) round1(ctx context.Context, key string, ttl time.Duration, note func(string)) (lock *Lock, left time.Duration, err error, marked bool) {
+	value, err := l.newValue()
+	if err != nil {
+		return nil, 0, err, false
+	}
+	if note != nil {
+		note(value)
+	}
+	rkey, fkey := l.lockKey(key), l.fenceKey(key)
 	seq := quorum.NewSeq(len(l.nodes))
 	start := l.opts.clock.Now()
-	res := l.round(ctx, seq, l.acquireCall(rkey, value, ttl, holderTTL))
+	res := l.round(ctx, "obtain", key, seq, l.acquireCall(rkey, fkey, value, ttl))
+	marked = l.checkMarkers(ctx, res, ttl)
 	until := validUntil(start, ttl, l.opts.driftFactor)
+	var token uint64
+	if res.Outcome == quorum.Reached && l.opts.fencing {
+		token, res = l.fence(ctx, key, fkey, seq, res)
+	}
 	if res.Outcome == quorum.Reached && l.opts.clock.Now().Before(until) {
-		return &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until}, 0, nil
+		return &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until, token: token}, 0, nil, false
 	}
 
 	if only := mayHaveLanded(res); only != nil {
@@ -121,13 +153,41 @@ func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, hol
 	}
 	switch {
 	case res.Outcome == quorum.Canceled:
-		return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
+		return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err()), false
 	case res.Outcome == quorum.Reached:
-		return nil, 0, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl)
+		return nil, 0, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl), false
 	case l.heldElsewhere(res):
-		return nil, l.holderLeft(res), ErrNotObtained
+		return nil, l.holderLeft(res), ErrNotObtained, false
 	}
-	return nil, 0, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res))
+	return nil, 0, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res)), marked
+}
+
+// fence picks the lock's token, one more than the highest counter of the
+// quorum that granted it, and raises the counters of a quorum to it. Any
+// later quorum shares a node with that one, so every later token is higher.
+// It returns the acquire round's result, missed if the write-back was.
+func (l *Locker) fence(ctx context.Context, key, fkey string, seq *quorum.Seq, res quorum.Result) (uint64, quorum.Result) {
+	var highest int64
+	for _, r := range res.Replies {
+		if r.Vote == quorum.Yes {
+			highest = max(highest, r.Extra)
+		}
+	}
+	token := uint64(highest) + 1
+	wb := l.round(ctx, "fence", key, seq, l.fenceCall(fkey, token))
+	if wb.Outcome != quorum.Reached {
+		res.Outcome = wb.Outcome
+		if wb.Outcome == quorum.Missed {
+			// Report the write-back's failures, but clean up after the
+			// acquire: keep its yes votes.
+			for i, r := range wb.Replies {
+				if r.Vote == quorum.Failed && res.Replies[i].Vote != quorum.Yes {
+					res.Replies[i] = r
+				}
+			}
+		}
+	}
+	return token, res
 }
 
 // holderLeft estimates, from the remaining times the holder's nodes gave,
@@ -158,7 +218,7 @@ func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool) {
 	l.bg.Add(1) // the caller is inside enter, so the count is positive
 	go func() {
 		defer l.bg.Done()
-		l.round(context.Background(), seq, l.releaseCall(rkey, value, only))
+		l.round(context.Background(), "cleanup", "", seq, l.releaseCall(rkey, value, only))
 	}()
 }
 
@@ -197,22 +257,28 @@ func (l *Locker) checkTTL(ttl time.Duration) error {
 	return nil
 }
 
-// newValue returns 16 random bytes, the lock's identity on every node.
-func newValue() (string, error) {
+// newValue returns the lock's identity on every node: the owner's name and
+// 16 random bytes.
+func (l *Locker) newValue() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("quorumlock: random value: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return l.opts.owner + "/" + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // backoff returns the pause before attempt+1: random in [d/2, d] with
 // d = min * 2^attempt, capped at max.
 func (o *options) backoff(attempt int) time.Duration {
-	d := o.maxBackoff
-	if attempt < 30 {
-		d = min(o.minBackoff<<attempt, o.maxBackoff)
+	d := o.minBackoff
+	for range attempt {
+		if d >= o.maxBackoff/2 {
+			d = o.maxBackoff
+			break
+		}
+		d *= 2
 	}
+	d = min(d, o.maxBackoff)
 	return d/2 + mrand.N(d/2+1)
 }
 

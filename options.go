@@ -3,6 +3,9 @@ package quorumlock
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,6 +42,10 @@ type options struct {
 	keyPrefix   string
 	logger      *slog.Logger
 	clock       Clock
+	fencing     bool
+	quarantine  bool
+	owner       string
+	hooks       Hooks
 	errs        []error
 }
 
@@ -51,6 +58,8 @@ func newOptions(opts []Option) (options, error) {
 		keyPrefix:   DefaultKeyPrefix,
 		logger:      slog.Default(),
 		clock:       systemClock{},
+		quarantine:  true,
+		owner:       defaultOwner(),
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -138,4 +147,50 @@ func WithClock(c Clock) Option {
 		}
 		o.clock = c
 	}
+}
+
+// WithFencing makes every obtain return a fencing token (Lock.Fence):
+// strictly greater than every token handed out before for that key, by any
+// client of the same nodes, so that a store can reject writes from a holder
+// whose lock expired. It costs a second round per obtain. Counters live at
+// <prefix>fence:{key} and never expire. Default off.
+func WithFencing() Option {
+	return func(o *options) { o.fencing = true }
+}
+
+// WithRestartQuarantine turns the restart quarantine on or off. When on, a
+// node that has come back from a restart without its data (its marker is
+// gone while other nodes keep theirs) grants no lock until the longest ttl
+// ever granted through the nodes has passed since it started, keeping
+// Redlock's delayed-restart rule for the operator. Default on; it costs
+// nothing while nodes keep their data.
+func WithRestartQuarantine(on bool) Option {
+	return func(o *options) { o.quarantine = on }
+}
+
+// WithOwner sets the name put at the front of every lock's value, so that
+// `quorumlock status` and a look at the nodes tell who holds a lock.
+// Default "<hostname>:<pid>". It must not be empty or contain a newline.
+func WithOwner(name string) Option {
+	return func(o *options) {
+		if name == "" || strings.ContainsAny(name, "\r\n") {
+			o.invalid("owner %q must be a non-empty single line", name)
+			return
+		}
+		o.owner = name
+	}
+}
+
+// WithHooks sets functions the Locker calls as it works, for metrics.
+// Default none.
+func WithHooks(h Hooks) Option {
+	return func(o *options) { o.hooks = h }
+}
+
+func defaultOwner() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return host + ":" + strconv.Itoa(os.Getpid())
 }

@@ -35,7 +35,7 @@ func TestQuorumEveryMix(t *testing.T) {
 // after the client gave up on them.
 func checkMix(t *testing.T, nodes nodeset.Nodes, states []nodeset.State, counts [4]int, staleOnHung bool) {
 	const key, ttl = "job", 2 * time.Second
-	rkey := DefaultKeyPrefix + key
+	rkey := DefaultKeyPrefix + "lock:{" + key + "}"
 	nodes.Reset()
 	for i, st := range states {
 		nodes.Set(i, st, rkey, time.Minute)
@@ -113,6 +113,7 @@ func checkMix(t *testing.T, nodes nodeset.Nodes, states []nodeset.State, counts 
 		switch {
 		case e.Value == nodeset.OtherValue:
 			others++
+		case e.Key == DefaultKeyPrefix+"node": // the node's marker stays
 		case staleOnHung && states[e.Node] == nodeset.Hung && e.TTL > 0 && e.TTL <= 3*ttl:
 		default:
 			t.Fatalf("left behind after close: %v (all: %v)", e, nodes.Entries())

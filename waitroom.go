@@ -38,11 +38,12 @@ type waiter struct {
 	rkey string
 	q    *keyQueue
 	wake chan struct{} // a release was announced; capacity 1
+	own  string        // the value of its latest attempt, whose clean-up announces nothing to wait for
 }
 
 // join puts a waiter in the queue of rkey, subscribing on every node when
-// it is the first.
-func (r *waitRoom) join(rkey string) *waiter {
+// it is the first. own is the value of its attempt so far.
+func (r *waitRoom) join(rkey, own string) *waiter {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.keys == nil {
@@ -54,9 +55,17 @@ func (r *waitRoom) join(rkey string) *waiter {
 		r.keys[rkey] = q
 		r.subscribe(rkey, true)
 	}
-	w := &waiter{rkey: rkey, q: q, wake: make(chan struct{}, 1)}
+	w := &waiter{rkey: rkey, q: q, wake: make(chan struct{}, 1), own: own}
 	q.waiters = append(q.waiters, w)
 	return w
+}
+
+// own records the value of w's next attempt: when that attempt fails, its
+// clean-up announces a release that is not worth waking anyone for.
+func (r *waitRoom) own(w *waiter, value string) {
+	r.mu.Lock()
+	w.own = value
+	r.mu.Unlock()
 }
 
 // leave takes w out of its queue. A wake-up it did not use goes to the
@@ -147,8 +156,8 @@ func (r *waitRoom) receive(m any) {
 		}
 	case *redis.Message:
 		q := r.keys[m.Channel]
-		if q == nil || m.Payload == q.last {
-			return // nobody waits, or another node announced the same release
+		if q == nil || m.Payload == q.last || ownedBy(q, m.Payload) {
+			return // nobody waits, another node announced the same release, or a waiter's own clean-up
 		}
 		q.last = m.Payload
 		wakeOne(q)
@@ -167,4 +176,14 @@ func (r *waitRoom) close() {
 		ps.Close()
 	}
 	r.read.Wait()
+}
+
+// ownedBy reports whether value is that of a waiter's own attempt.
+func ownedBy(q *keyQueue, value string) bool {
+	for _, w := range q.waiters {
+		if w.own == value {
+			return true
+		}
+	}
+	return false
 }

@@ -114,13 +114,17 @@ func TestWaitRoomWakesOneAndUnsubscribes(t *testing.T) {
 	}
 	defer l.bg.Done()
 	r := &l.room
-	w1, w2, w3 := r.join("ch"), r.join("ch"), r.join("ch")
+	w1, w2, w3 := r.join("ch", "a1"), r.join("ch", "a2"), r.join("ch", "a3")
 	waitSubscribed(t, nodes, "ch", 3)
 	pending := func() (n []bool) {
 		for _, w := range []*waiter{w1, w2, w3} {
 			n = append(n, len(w.wake) == 1)
 		}
 		return n
+	}
+	r.receive(&redis.Message{Channel: "ch", Payload: "a2"}) // a waiter's own clean-up
+	if p := pending(); p[0] || p[1] || p[2] {
+		t.Fatalf("a waiter's own clean-up woke %v", p)
 	}
 	r.receive(&redis.Message{Channel: "ch", Payload: "v1"})
 	r.receive(&redis.Message{Channel: "ch", Payload: "v1"}) // the same release, from another node

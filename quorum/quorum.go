@@ -44,6 +44,7 @@ func (v Vote) String() string {
 type Reply struct {
 	Vote  Vote
 	Value int64         // a number the call wants to pass back (a remaining time, say)
+	Extra int64         // a second one (a fencing counter, say)
 	Err   error         // why the node failed, with Vote == Failed
 	Took  time.Duration // from the call's start on that node to its answer
 }

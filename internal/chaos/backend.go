@@ -10,6 +10,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quorumlock/quorumlock/internal/nodeset"
 	"github.com/quorumlock/quorumlock/internal/redisproc"
 )
 
@@ -32,6 +33,7 @@ type backend interface {
 	resume() error           // undo hang
 	jumpClock(d time.Duration) error
 	entries() ([]Entry, error) // the keys it holds now
+	mark() error               // write quorumlock's marker of a node long in service
 	close()
 }
 
@@ -117,6 +119,12 @@ func (n *mini) entries() ([]Entry, error) {
 	return out, nil
 }
 
+func (n *mini) mark() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m.Set(nodeset.MarkerKey, nodeset.Marker())
+}
+
 func (n *mini) close() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -175,6 +183,10 @@ func (n *real) entries() ([]Entry, error) {
 		out = append(out, Entry{Key: k, Value: v, TTL: ttl})
 	}
 	return out, nil
+}
+
+func (n *real) mark() error {
+	return n.client.Set(context.Background(), nodeset.MarkerKey, nodeset.Marker(), 0).Err()
 }
 
 func (n *real) close() {

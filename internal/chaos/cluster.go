@@ -38,6 +38,10 @@ func NewCluster(n, clients int, redisPath string) (*Cluster, error) {
 			return nil, fmt.Errorf("start node: %w", err)
 		}
 		c.nodes = append(c.nodes, b)
+		if err := b.mark(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("mark node: %w", err)
+		}
 	}
 	for range clients {
 		row := make([]*faultproxy.Proxy, n)

@@ -2,6 +2,7 @@ package nodeset
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -30,4 +31,13 @@ type Entry struct {
 // String renders the entry for messages.
 func (e Entry) String() string {
 	return fmt.Sprintf("node %d: %s=%s (ttl %v)", e.Node, e.Key, e.Value, e.TTL)
+}
+
+// MarkerKey is the node marker of quorumlock's default key prefix.
+const MarkerKey = "quorumlock:node"
+
+// Marker is a node marker as quorumlock writes it: the longest ttl granted
+// (a minute) and a time an hour ago, as on nodes long in service.
+func Marker() string {
+	return "60000:" + strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
 }

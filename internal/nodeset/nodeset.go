@@ -63,6 +63,7 @@ func Mini(t testing.TB, n int) *Set {
 			m.Close()
 			t.Fatalf("nodeset: proxy: %v", err)
 		}
+		m.Set(MarkerKey, Marker())
 		node := &Node{M: m, Proxy: p, addr: m.Addr()}
 		s.Nodes = append(s.Nodes, node)
 		t.Cleanup(func() {
@@ -109,11 +110,13 @@ func (s *Set) Set(i int, st State, key string, ttl time.Duration) {
 	}
 }
 
-// Reset heals every proxy and empties every node.
+// Reset heals every proxy and empties every node, but for the marker of a
+// node long in service.
 func (s *Set) Reset() {
 	for _, n := range s.Nodes {
 		n.Proxy.Heal()
 		n.M.FlushAll()
+		n.M.Set(MarkerKey, Marker())
 	}
 }
 

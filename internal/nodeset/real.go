@@ -29,6 +29,7 @@ func StartReal(t testing.TB, n int) *Real {
 		c := redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second})
 		r.clients = append(r.clients, c)
 		t.Cleanup(func() { c.Close() })
+		c.Set(context.Background(), MarkerKey, Marker(), 0)
 	}
 	return r
 }
@@ -66,6 +67,7 @@ func (r *Real) Reset() {
 	r.Resume()
 	for _, c := range r.clients {
 		c.FlushAll(context.Background())
+		c.Set(context.Background(), MarkerKey, Marker(), 0)
 	}
 }
 
