@@ -8,7 +8,7 @@ import (
 )
 
 // testNodeTimeout keeps rounds against hung nodes short in tests.
-const testNodeTimeout = 50 * time.Millisecond
+const testNodeTimeout = 100 * time.Millisecond
 
 // hangBound is the generous bound a call must return within when nodes
 // hang: far above the node timeout, far below any client timeout.
