@@ -17,16 +17,17 @@ type Lock struct {
 	key   string // as the caller named it
 	rkey  string // on the nodes, with the prefix
 	value string // this lock's random identity
+	token uint64 // fencing token; 0 without fencing
 
 	opMu sync.Mutex  // serialises the lock's rounds
 	seq  *quorum.Seq // orders those rounds on each node; guarded by opMu
 
-	mu    sync.Mutex
-	token uint64 // fencing token; 0 without fencing
-
-	ttl   time.Duration // of the latest grant, for the drift allowance
-	until time.Time     // end of validity on the local monotonic clock
-	done  bool          // released, or known lost
+	mu      sync.Mutex
+	ttl     time.Duration // of the latest grant, for the drift allowance
+	until   time.Time     // end of validity on the local monotonic clock
+	done    bool          // released, or known lost
+	watch   *watch        // for Lost and Context; nil until asked
+	keeping bool          // KeepAlive runs
 }
 
 // Key returns the name the lock was obtained under.
@@ -81,13 +82,11 @@ func (k *Lock) ReleaseContext(ctx context.Context) error {
 	}
 	k.opMu.Lock()
 	defer k.opMu.Unlock()
-	k.mu.Lock()
-	done := k.done
-	k.done = true
-	k.mu.Unlock()
+	_, _, done := k.state()
 	if done {
 		return ErrLockNotHeld
 	}
+	k.ended(errReleased)
 	if err := k.l.enter(); err != nil {
 		return err
 	}
@@ -216,6 +215,9 @@ func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
 	case res.Outcome == quorum.Reached && now.Before(oldUntil) && now.Before(until):
 		k.mu.Lock()
 		k.ttl, k.until = ttl, until
+		if k.watch != nil && k.watch.timer != nil {
+			k.watch.timer.Reset(until.Sub(now))
+		}
 		k.mu.Unlock()
 		return nil
 	case res.Outcome == quorum.Canceled:
@@ -237,9 +239,12 @@ func (k *Lock) state() (ttl time.Duration, until time.Time, done bool) {
 // lose marks the lock lost and removes it from every node, in the
 // background. The caller holds opMu and is inside enter.
 func (k *Lock) lose() {
-	k.mu.Lock()
-	k.done = true
-	k.mu.Unlock()
+	_, until, _ := k.state()
+	cause := errGone
+	if !k.l.opts.clock.Now().Before(until) {
+		cause = errExpired
+	}
+	k.ended(cause)
 	k.l.cleanup(k.seq, k.rkey, k.value, nil)
 }
 

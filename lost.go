@@ -1,0 +1,159 @@
+package quorumlock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The causes a lock's Context reports, all matching ErrLockNotHeld.
+var (
+	errReleased = fmt.Errorf("%w: released", ErrLockNotHeld)
+	errExpired  = fmt.Errorf("%w: its validity ran out", ErrLockNotHeld)
+	errGone     = fmt.Errorf("%w: lost on a quorum of nodes", ErrLockNotHeld)
+)
+
+// watch tells of the moment a lock can no longer be trusted.
+type watch struct {
+	ctx    context.Context // done at that moment, with the cause
+	cancel context.CancelCauseFunc
+	timer  *time.Timer // fires when the validity runs out
+}
+
+// Lost returns a channel that is closed when the lock can no longer be
+// trusted: its validity ran out (without a Refresh, or KeepAlive, in time),
+// a refresh found it gone from a quorum, or it was released.
+func (k *Lock) Lost() <-chan struct{} {
+	if k == nil {
+		return closedChan
+	}
+	return k.watching().Done()
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Context returns a context derived from parent that is cancelled when the
+// lock can no longer be trusted (see Lost), so that the work it guards
+// stops; context.Cause tells why, matching ErrLockNotHeld.
+func (k *Lock) Context(parent context.Context) context.Context {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	if k == nil {
+		cancel(ErrLockNotHeld)
+		return ctx
+	}
+	w := k.watching()
+	stop := context.AfterFunc(w, func() { cancel(context.Cause(w)) })
+	context.AfterFunc(ctx, func() { stop() })
+	return ctx
+}
+
+// KeepAlive refreshes the lock to its ttl every third of it, in the
+// background, until it is released or lost, ctx ends, or the Locker closes.
+// A refresh that fails because nodes did not answer is retried sooner; the
+// lock is lost (Lost closes) if a quorum no longer holds it or its validity
+// runs out first. Calling it again while it runs does nothing.
+func (k *Lock) KeepAlive(ctx context.Context) error {
+	if k == nil {
+		return ErrLockNotHeld
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	k.mu.Lock()
+	done, keeping := k.done, k.keeping
+	k.keeping = true
+	k.mu.Unlock()
+	switch {
+	case done:
+		return ErrLockNotHeld
+	case keeping:
+		return nil
+	}
+	w := k.watching()
+	if err := k.l.enter(); err != nil {
+		return err
+	}
+	go func() {
+		defer k.l.bg.Done()
+		defer func() {
+			k.mu.Lock()
+			k.keeping = false
+			k.mu.Unlock()
+		}()
+		retry := false
+		for {
+			ttl, _, _ := k.state()
+			pause := ttl / 3
+			if retry {
+				pause = ttl / 10
+			}
+			select {
+			case <-k.l.opts.clock.After(pause):
+			case <-w.Done():
+				return
+			case <-ctx.Done():
+				return
+			case <-k.l.done:
+				return
+			}
+			err := k.RefreshContext(ctx, ttl)
+			if errors.Is(err, ErrLockNotHeld) || errors.Is(err, ErrClosed) {
+				return
+			}
+			retry = err != nil
+		}
+	}()
+	return nil
+}
+
+// watching returns the lock's loss context, starting the watch on first use.
+func (k *Lock) watching() context.Context {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.watch == nil {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		k.watch = &watch{ctx: ctx, cancel: cancel}
+		if k.done {
+			cancel(errReleased)
+		} else {
+			k.watch.timer = time.AfterFunc(k.until.Sub(k.l.opts.clock.Now()), k.expire)
+		}
+	}
+	return k.watch.ctx
+}
+
+// expire runs when the validity should have run out: unless a refresh moved
+// it, the lock is lost.
+func (k *Lock) expire() {
+	k.mu.Lock()
+	if left := k.until.Sub(k.l.opts.clock.Now()); left > 0 && !k.done {
+		k.watch.timer.Reset(left)
+		k.mu.Unlock()
+		return
+	}
+	k.mu.Unlock()
+	k.ended(errExpired)
+}
+
+// ended records that the lock can no longer be trusted, for the cause. The
+// caller does not hold k.mu.
+func (k *Lock) ended(cause error) {
+	k.mu.Lock()
+	k.done = true
+	w := k.watch
+	k.mu.Unlock()
+	if w == nil {
+		return
+	}
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if w.ctx.Err() == nil && cause != errReleased {
+		k.l.hooks.lost(LostEvent{Key: k.key, Cause: cause})
+	}
+	w.cancel(cause)
+}
