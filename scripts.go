@@ -41,6 +41,10 @@ return {0, redis.call("pttl", KEYS[1]), f, m, age}`)
 	// longest ttl ARGV[1] and the node's time.
 	markScript = newScript(1, `redis.call("set", KEYS[1], ARGV[1] .. ":" .. redis.call("time")[1], "nx") return 1`)
 
+	// inspectScript reads the lock KEYS[1], its remaining ms and the
+	// fencing counter KEYS[2]: {value or "", pttl, counter}.
+	inspectScript = newScript(2, `return {redis.call("get", KEYS[1]) or "", redis.call("pttl", KEYS[1]), tonumber(redis.call("get", KEYS[2]) or "0")}`)
+
 	// fenceScript raises the fencing counter KEYS[1] to ARGV[1] if lower.
 	fenceScript = newScript(1, `local c = tonumber(redis.call("get", KEYS[1]) or "0")
 if c < tonumber(ARGV[1]) then redis.call("set", KEYS[1], ARGV[1]) end

@@ -1,0 +1,133 @@
+package quorumlock
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// KeyStatus is what the nodes say of a key (Inspect): node by node, and as
+// a quorum.
+type KeyStatus struct {
+	Key       string
+	Nodes     []NodeStatus
+	Reachable int  // nodes that answered
+	Held      bool // a quorum holds the same value
+	Holder    string
+	Owner     string        // the holder's owner (the value before its last '/')
+	Validity  time.Duration // the quorum-th largest remaining time, less the drift
+	Fence     uint64        // the highest fencing counter seen (0 without fencing)
+}
+
+// NodeStatus is what one node says of a key.
+type NodeStatus struct {
+	Node        int
+	Addr        string // without credentials
+	Err         error  // nil when it answered
+	Latency     time.Duration
+	Holder      string        // the value there; "" when free
+	Remaining   time.Duration // the key's remaining time there
+	Quarantined bool          // in restart quarantine, as this Locker knows
+	fence       uint64
+}
+
+// Inspect asks every node, within the node timeout, who holds key and for
+// how long, and sums it up as a quorum sees it. It changes nothing.
+func (l *Locker) Inspect(ctx context.Context, key string) (KeyStatus, error) {
+	if key == "" {
+		return KeyStatus{}, fmt.Errorf("%w: empty key", ErrInvalidKey)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := l.enter(); err != nil {
+		return KeyStatus{}, err
+	}
+	defer l.bg.Done()
+	st := KeyStatus{Key: key, Nodes: make([]NodeStatus, len(l.nodes))}
+	rkey, fkey := l.lockKey(key), l.fenceKey(key)
+	var wg sync.WaitGroup
+	for i := range l.nodes {
+		wg.Go(func() { st.Nodes[i] = l.inspectNode(ctx, i, rkey, fkey) })
+	}
+	wg.Wait()
+
+	counts := map[string]int{}
+	for _, n := range st.Nodes {
+		if n.Err != nil {
+			continue
+		}
+		st.Reachable++
+		st.Fence = max(st.Fence, n.fence)
+		if n.Holder != "" {
+			counts[n.Holder]++
+		}
+	}
+	for v, c := range counts {
+		if c >= l.quorum {
+			st.Held, st.Holder = true, v
+		}
+	}
+	if st.Held {
+		if i := strings.LastIndex(st.Holder, "/"); i > 0 {
+			st.Owner = st.Holder[:i]
+		}
+		var left []time.Duration
+		for _, n := range st.Nodes {
+			if n.Err == nil && n.Holder == st.Holder {
+				left = append(left, n.Remaining)
+			}
+		}
+		slices.Sort(left)
+		ttl := left[len(left)-1]
+		st.Validity = max(left[len(left)-l.quorum]-drift(ttl, l.opts.driftFactor), 0)
+	}
+	return st, nil
+}
+
+func (l *Locker) inspectNode(ctx context.Context, i int, rkey, fkey string) NodeStatus {
+	n := &l.nodes[i]
+	s := NodeStatus{Node: i, Addr: n.addr}
+	s.Quarantined, _ = n.quarantine.abstains(l.opts.clock.Now())
+	nctx, cancel := context.WithTimeout(ctx, l.opts.nodeTimeout)
+	defer cancel()
+	done := make(chan struct{})
+	var v any
+	var err error
+	start := time.Now()
+	l.bg.Go(func() { // the node timeout holds whatever the client does; Close waits for it
+		defer close(done)
+		conn, cerr := n.pool.Get(nctx)
+		if cerr != nil {
+			err = cerr
+			return
+		}
+		defer conn.Close()
+		v, err = conn.Eval(inspectScript, rkey, fkey)
+	})
+	select {
+	case <-done:
+	case <-nctx.Done():
+		s.Err = fmt.Errorf("no answer within the node timeout: %w", nctx.Err())
+		return s
+	}
+	s.Latency = time.Since(start)
+	if err != nil {
+		s.Err = err
+		return s
+	}
+	r, ok := v.([]any)
+	if !ok || len(r) != 3 {
+		s.Err = fmt.Errorf("unexpected reply %v", v)
+		return s
+	}
+	s.Holder, _ = r[0].(string)
+	if ms := asInt(r[1]); ms > 0 {
+		s.Remaining = time.Duration(ms) * time.Millisecond
+	}
+	s.fence = uint64(max(asInt(r[2]), 0))
+	return s
+}
