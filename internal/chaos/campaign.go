@@ -29,6 +29,7 @@ type Config struct {
 	FaultEvery  time.Duration // mean time between faults [TTL/4]
 	Keys        int           // keys the contending clients share [2]
 	RedisPath   string        // run redis-server processes instead of miniredis
+	Fencing     bool          // locks carry fencing tokens; each act writes them to a fenced store
 	Progress    io.Writer     // a line per second while it runs; nil: quiet
 	Log         io.Writer     // every fault as it happens; nil: quiet
 	Options     []quorumlock.Option
@@ -103,6 +104,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	lockers := make([]*quorumlock.Locker, cfg.Lockers)
 	for i := range lockers {
 		opts := append([]quorumlock.Option{quorumlock.WithNodeTimeout(cfg.NodeTimeout), quorumlock.WithLogger(nil)}, cfg.Options...)
+		if cfg.Fencing {
+			opts = append(opts, quorumlock.WithFencing())
+		}
 		if lockers[i], err = quorumlock.NewFromURLs(cluster.URLs(i), opts...); err != nil {
 			return nil, err
 		}
@@ -116,20 +120,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	clock := history.NewRecorder()
 	recs := map[string]*history.Recorder{}
+	stores := map[string]*fencedStore{}
+	newKey := func(key string) {
+		recs[key] = history.NewRecorder()
+		if cfg.Fencing {
+			stores[key] = &fencedStore{rec: recs[key]}
+		}
+	}
 	shared := make([]string, cfg.Keys)
 	for i := range shared {
 		shared[i] = fmt.Sprintf("shared-%d", i)
-		recs[shared[i]] = history.NewRecorder()
+		newKey(shared[i])
 	}
 	workers := make([]*worker, cfg.Clients)
 	for i := range workers {
 		w := &worker{
-			id: i, name: fmt.Sprintf("c%d", i), locker: lockers[i%cfg.Lockers], recs: recs, clock: clock, cfg: cfg,
+			id: i, name: fmt.Sprintf("c%d", i), locker: lockers[i%cfg.Lockers], recs: recs, stores: stores, clock: clock, cfg: cfg,
 			keys: shared, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(i)+2)), failures: map[string]int{},
 		}
 		if i%2 == 1 {
 			w.keys, w.private = []string{"private-" + w.name}, true
-			recs[w.keys[0]] = history.NewRecorder()
+			newKey(w.keys[0])
 		}
 		workers[i] = w
 	}
@@ -187,6 +198,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		r.Refreshes += len(h.Refreshes)
 		r.Releases += len(h.Releases)
+		for _, w := range h.Writes {
+			if w.Accepted {
+				r.WritesAccepted++
+			} else {
+				r.WritesRejected++
+			}
+		}
 	}
 	var lat, at []time.Duration
 	for _, w := range workers {

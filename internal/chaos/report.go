@@ -24,11 +24,17 @@ type Report struct {
 	P50, P99       time.Duration // obtain latency of clients on their own keys
 	LongestGap     time.Duration // longest stretch without a successful obtain
 	Leftovers      []Entry       // keys still on a node a ttl after the end
+	WritesAccepted int           // with fencing: writes the fenced store took
+	WritesRejected int           // and those it refused as stale
 	Check          history.Report
 }
 
 // Violations counts the mutual-exclusion violations the checker found.
 func (r *Report) Violations() int { return len(r.Check.Violations) }
+
+// LostWrites counts the writes the fenced store took out of order: a lower
+// token after a higher one, or one token from two locks.
+func (r *Report) LostWrites() int { return r.Check.Count(history.LostWrite) }
 
 // String renders the report for people.
 func (r *Report) String() string {
@@ -66,6 +72,9 @@ func (r *Report) String() string {
 		}
 		slices.Sort(fs)
 		fmt.Fprintf(&b, "failures by cause: %s\n", strings.Join(fs, ", "))
+	}
+	if c.Fencing {
+		fmt.Fprintf(&b, "fenced writes: %d accepted, %d rejected as stale, %d lost\n", r.WritesAccepted, r.WritesRejected, r.LostWrites())
 	}
 	fmt.Fprintf(&b, "obtain latency under faults (own keys): p50 %v, p99 %v\n", r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
 	fmt.Fprintf(&b, "longest stretch without an obtain: %v\n", r.LongestGap.Round(time.Millisecond))

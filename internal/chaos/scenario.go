@@ -16,7 +16,28 @@ type script struct {
 	cluster *Cluster
 	lockers []*quorumlock.Locker
 	rec     *history.Recorder
+	store   *fencedStore // written to by acts of fenced locks
 	ttl     time.Duration
+}
+
+// Outcome is a scripted schedule's history, checked, and what the fenced
+// store decided (with fencing).
+type Outcome struct {
+	history.Report
+	Accepted, Rejected int
+}
+
+func (s *script) outcome() Outcome {
+	h := s.rec.History()
+	o := Outcome{Report: history.Check(h)}
+	for _, w := range h.Writes {
+		if w.Accepted {
+			o.Accepted++
+		} else {
+			o.Rejected++
+		}
+	}
+	return o
 }
 
 const scriptKey = "job"
@@ -27,6 +48,7 @@ func newScript(nodes, clients int, ttl time.Duration, opts []quorumlock.Option) 
 		return nil, err
 	}
 	s := &script{cluster: c, rec: history.NewRecorder(), ttl: ttl}
+	s.store = &fencedStore{rec: s.rec}
 	for i := range clients {
 		o := append([]quorumlock.Option{quorumlock.WithLogger(nil), quorumlock.WithNodeTimeout(100 * time.Millisecond)}, opts...)
 		l, err := quorumlock.NewFromURLs(c.URLs(i), o...)
@@ -59,8 +81,12 @@ func (s *script) obtain(client int, ttl, wait time.Duration) (*quorumlock.Lock, 
 	return lock, id
 }
 
-func (s *script) act(id string) {
+// act is the guarded work; a fenced lock writes its token to the store.
+func (s *script) act(lock *quorumlock.Lock, id string) {
 	start := s.rec.Since()
+	if lock.Fence() > 0 {
+		s.store.write(id, lock.Fence())
+	}
 	time.Sleep(time.Millisecond)
 	s.rec.Act(id, start, s.rec.Since())
 }
@@ -80,16 +106,16 @@ func (s *script) release(lock *quorumlock.Lock, id string) {
 // data (or its clock jumps forward by the ttl, with jump); client B then
 // finds nodes 0 and 2 free. Outside the safety model: B must be refused
 // only if the Locker keeps the delayed-restart rule itself.
-func bareQuorumLoss(jump bool, opts []quorumlock.Option) (history.Report, error) {
+func bareQuorumLoss(jump bool, opts []quorumlock.Option) (Outcome, error) {
 	s, err := newScript(3, 2, 5*time.Second, opts)
 	if err != nil {
-		return history.Report{}, err
+		return Outcome{}, err
 	}
 	defer s.close()
 	s.cluster.Partition(0, []int{2}, true)
 	a, ida := s.obtain(0, s.ttl, 0)
 	if a == nil {
-		return history.Report{}, fmt.Errorf("A could not obtain the lock on nodes 0 and 1")
+		return Outcome{}, fmt.Errorf("A could not obtain the lock on nodes 0 and 1")
 	}
 	s.cluster.Partition(0, []int{2}, false)
 	if jump {
@@ -98,81 +124,81 @@ func bareQuorumLoss(jump bool, opts []quorumlock.Option) (history.Report, error)
 		err = s.cluster.Restart(0, false)
 	}
 	if err != nil {
-		return history.Report{}, err
+		return Outcome{}, err
 	}
 	b, idb := s.obtain(1, s.ttl, 0)
-	s.act(ida)
 	if b != nil {
-		s.act(idb)
+		s.act(b, idb)
 	}
+	s.act(a, ida) // A still holds its lease, and acts
 	s.release(b, idb)
 	s.release(a, ida)
-	return history.Check(s.rec.History()), nil
+	return s.outcome(), nil
 }
 
 // InstantRestart runs the instant-empty-restart schedule and checks its
 // history. With the Locker's restart quarantine on (the default), the
 // restarted node refuses B and there is no violation; pass
 // quorumlock.WithRestartQuarantine(false) to see Redlock without it.
-func InstantRestart(opts ...quorumlock.Option) (history.Report, error) {
+func InstantRestart(opts ...quorumlock.Option) (Outcome, error) {
 	return bareQuorumLoss(false, opts)
 }
 
 // ClockJumpOnNode runs the clock-jump schedule and checks its history.
-func ClockJumpOnNode(opts ...quorumlock.Option) (history.Report, error) {
+func ClockJumpOnNode(opts ...quorumlock.Option) (Outcome, error) {
 	return bareQuorumLoss(true, opts)
 }
 
 // PausedClient: A obtains a short lock and pauses past its validity (a GC
 // pause, a SIGSTOP); B obtains it once it expired; A wakes and acts without
 // checking, while B holds the lock.
-func PausedClient(opts ...quorumlock.Option) (history.Report, error) {
+func PausedClient(opts ...quorumlock.Option) (Outcome, error) {
 	s, err := newScript(3, 2, time.Second, opts)
 	if err != nil {
-		return history.Report{}, err
+		return Outcome{}, err
 	}
 	defer s.close()
 	a, ida := s.obtain(0, s.ttl, 0)
 	if a == nil {
-		return history.Report{}, fmt.Errorf("A could not obtain the lock")
+		return Outcome{}, fmt.Errorf("A could not obtain the lock")
 	}
 	b, idb := s.obtain(1, 10*s.ttl, 5*s.ttl) // waits until A's lock expires
 	if b == nil {
-		return history.Report{}, fmt.Errorf("B did not get the lock after A's expired")
+		return Outcome{}, fmt.Errorf("B did not get the lock after A's expired")
 	}
-	s.act(ida) // A, back from its pause
-	s.act(idb)
+	s.act(b, idb)
+	s.act(a, ida) // A, back from its pause
 	s.release(b, idb)
 	s.release(a, ida)
-	return history.Check(s.rec.History()), nil
+	return s.outcome(), nil
 }
 
 // HolderCrash: with two of five nodes down, A obtains a lock and crashes
 // without releasing it; B waits for it. It returns how long after A's crash
 // B got the lock: liveness asks for at most about the ttl.
-func HolderCrash(ttl time.Duration, opts ...quorumlock.Option) (time.Duration, history.Report, error) {
+func HolderCrash(ttl time.Duration, opts ...quorumlock.Option) (time.Duration, Outcome, error) {
 	s, err := newScript(5, 2, ttl, opts)
 	if err != nil {
-		return 0, history.Report{}, err
+		return 0, Outcome{}, err
 	}
 	defer s.close()
 	if err := s.cluster.Crash(3); err != nil {
-		return 0, history.Report{}, err
+		return 0, Outcome{}, err
 	}
 	if err := s.cluster.Crash(4); err != nil {
-		return 0, history.Report{}, err
+		return 0, Outcome{}, err
 	}
 	a, _ := s.obtain(0, ttl, 0)
 	if a == nil {
-		return 0, history.Report{}, fmt.Errorf("A could not obtain the lock with three of five nodes up")
+		return 0, Outcome{}, fmt.Errorf("A could not obtain the lock with three of five nodes up")
 	}
 	crashed := time.Now() // A is gone: no release, no refresh
 	b, idb := s.obtain(1, ttl, 10*ttl)
 	took := time.Since(crashed)
 	if b == nil {
-		return took, history.Check(s.rec.History()), fmt.Errorf("B did not get the lock within %v", 10*ttl)
+		return took, s.outcome(), fmt.Errorf("B did not get the lock within %v", 10*ttl)
 	}
-	s.act(idb)
+	s.act(b, idb)
 	s.release(b, idb)
-	return took, history.Check(s.rec.History()), nil
+	return took, s.outcome(), nil
 }

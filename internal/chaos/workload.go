@@ -20,6 +20,7 @@ type worker struct {
 	name    string
 	locker  *quorumlock.Locker
 	recs    map[string]*history.Recorder // one history per key: mutual exclusion is per key
+	stores  map[string]*fencedStore      // with fencing: the resource each key guards
 	clock   *history.Recorder            // the campaign's clock, for latencies and gaps
 	cfg     Config
 	keys    []string
@@ -59,14 +60,14 @@ func (w *worker) run(ctx context.Context) {
 			w.latencies = append(w.latencies, ended-began)
 		}
 		w.mu.Unlock()
-		w.hold(rec, lock, id)
+		w.hold(rec, w.stores[key], lock, id)
 	}
 }
 
 // hold acts one to three times under the lock, each time only when the
 // lock is certain to outlast the act by a safety margin, refreshing when
 // it is not; then it releases. A paused worker acts once past validity.
-func (w *worker) hold(rec *history.Recorder, lock *quorumlock.Lock, id string) {
+func (w *worker) hold(rec *history.Recorder, store *fencedStore, lock *quorumlock.Lock, id string) {
 	defer func() {
 		call := rec.Since()
 		lock.ReleaseContext(context.Background())
@@ -80,7 +81,7 @@ func (w *worker) hold(rec *history.Recorder, lock *quorumlock.Lock, id string) {
 		}
 		if w.pause.CompareAndSwap(true, false) {
 			time.Sleep(time.Until(lock.Deadline()) + w.cfg.TTL/2) // a GC pause, a SIGSTOP
-			w.act(rec, id, act)
+			w.act(rec, store, lock, id, act)
 			return
 		}
 		if time.Until(lock.Deadline()) < act+margin {
@@ -95,12 +96,17 @@ func (w *worker) hold(rec *history.Recorder, lock *quorumlock.Lock, id string) {
 		if time.Until(lock.Deadline()) < act+margin {
 			return
 		}
-		w.act(rec, id, act)
+		w.act(rec, store, lock, id, act)
 	}
 }
 
-func (w *worker) act(rec *history.Recorder, id string, d time.Duration) {
+// act does the guarded work: with fencing, a write to the key's store
+// carrying the lock's token, then d of work.
+func (w *worker) act(rec *history.Recorder, store *fencedStore, lock *quorumlock.Lock, id string, d time.Duration) {
 	start := rec.Since()
+	if store != nil {
+		store.write(id, lock.Fence())
+	}
 	time.Sleep(d)
 	rec.Act(id, start, rec.Since())
 	w.mu.Lock()

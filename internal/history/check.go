@@ -575,16 +575,18 @@ func (a *analysis) writes(h History) []Violation {
 		if !w.Accepted {
 			continue
 		}
-		if best >= 0 && w.Token < h.Writes[best].Token {
-			b := h.Writes[best]
+		if b := h.Writes[max(best, 0)]; best >= 0 && (w.Token < b.Token || w.Token == b.Token && w.ID != b.ID) {
+			detail := fmt.Sprintf("token %d accepted after token %d", w.Token, b.Token)
+			if w.Token == b.Token {
+				detail = fmt.Sprintf("token %d, already used by another lock, accepted after that lock's write", w.Token)
+			}
 			out = append(out, Violation{
 				Kind: LostWrite, A: w.ID, ClientA: a.clients[w.ID], B: b.ID, ClientB: a.clients[b.ID],
-				From: b.At, To: w.At,
-				Detail: fmt.Sprintf("token %d accepted after token %d", w.Token, b.Token),
+				From: b.At, To: w.At, Detail: detail,
 			})
 		}
-		if best < 0 || w.Token > h.Writes[best].Token {
-			best = i
+		if best < 0 || w.Token >= h.Writes[best].Token {
+			best = i // the latest accepted write of the highest token
 		}
 		if !a.validAt(w.ID, w.At) {
 			out = append(out, Violation{

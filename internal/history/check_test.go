@@ -496,6 +496,10 @@ func TestCheckWrites(t *testing.T) {
 			write("B", 2, 12, true), write("A", 1, 13, false), write("B", 2, 14, true),
 		},
 	}, {
+		name:   "two locks with one token: the second's write loses the first's",
+		writes: []Write{write("A", 1, 2, true), write("B", 1, 12, true)},
+		want:   []Violation{lost("B", "c2", "A", "c1", 2, 12, "token 1, already used by another lock, accepted after that lock's write")},
+	}, {
 		name:   "paused holder's write accepted before the next holder writes",
 		writes: []Write{write("A", 1, 11, true), write("B", 2, 12, true)},
 		want:   []Violation{stale("A", "c1", 11, "token 1")},

@@ -214,14 +214,16 @@ func refCheck(h History) []Violation {
 				continue
 			}
 			if best < 0 || p.Token > h.Writes[best].Token ||
-				p.Token == h.Writes[best].Token && before(best, j) {
+				p.Token == h.Writes[best].Token && before(j, best) { // the latest of the highest token
 				best = j
 			}
 		}
-		if best >= 0 && w.Token < h.Writes[best].Token {
-			b := h.Writes[best]
-			add(Violation{Kind: LostWrite, A: w.ID, B: b.ID, From: b.At, To: w.At,
-				Detail: fmt.Sprintf("token %d accepted after token %d", w.Token, b.Token)})
+		if b := h.Writes[max(best, 0)]; best >= 0 && (w.Token < b.Token || w.Token == b.Token && w.ID != b.ID) {
+			detail := fmt.Sprintf("token %d accepted after token %d", w.Token, b.Token)
+			if w.Token == b.Token {
+				detail = fmt.Sprintf("token %d, already used by another lock, accepted after that lock's write", w.Token)
+			}
+			add(Violation{Kind: LostWrite, A: w.ID, B: b.ID, From: b.At, To: w.At, Detail: detail})
 		}
 		if !refValid(h, w.ID, w.At) {
 			add(Violation{Kind: StaleWriteAccepted, A: w.ID, From: w.At, To: w.At,
