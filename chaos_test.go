@@ -201,3 +201,16 @@ func TestChaosFencedCampaign(t *testing.T) {
 		t.Errorf("no write reached the fenced store")
 	}
 }
+
+// TestChaosRestartQuarantineCampaign: randomized instant empty restarts,
+// which break Redlock as published, with the restart quarantine on: no
+// violation.
+func TestChaosRestartQuarantineCampaign(t *testing.T) {
+	r := runCampaign(t, chaos.Config{Faults: []chaos.Kind{chaos.RestartInstant, chaos.Hang}})
+	if r.Violations() != 0 {
+		t.Errorf("%d violations with instant empty restarts and the quarantine on", r.Violations())
+	}
+	if r.Faults[chaos.RestartInstant] == 0 || r.Obtains == 0 {
+		t.Errorf("%d restarts, %d obtains: the campaign did not exercise the quarantine", r.Faults[chaos.RestartInstant], r.Obtains)
+	}
+}
