@@ -30,7 +30,7 @@ type ObtainEvent struct {
 	Key      string
 	Err      error         // nil when obtained
 	Took     time.Duration // including any wait
-	Attempts int           // rounds tried
+	Attempts int           // attempts made (each one or more rounds: see RoundEvent)
 }
 
 // RoundEvent describes one round on the nodes.
