@@ -125,14 +125,16 @@ func ExampleLock_Refresh() {
 // twice at once. It compiles with the package; the README must quote it.
 func ExampleFromEnv() {
 	// QUORUMLOCK_NODES=redis://redis-a:6379,redis://redis-b:6379,redis://redis-c:6379
-	locker, err := quorumlock.FromEnv()
+	locker, err := quorumlock.FromEnv(quorumlock.WithFencing())
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer locker.Close()
 
-	// One attempt per minute of cron, waiting up to 5s for another instance to finish.
-	lock, err := locker.ObtainContext(context.Background(), "nightly-report", 10*time.Minute, 5*time.Second)
+	// Every instance runs this each night; one runs the report, waiting up to
+	// 5s for another instance that might still be finishing.
+	ctx := context.Background()
+	lock, err := locker.ObtainContext(ctx, "nightly-report", time.Minute, 5*time.Second)
 	if errors.Is(err, quorumlock.ErrNotObtained) {
 		return // another instance has it
 	} else if err != nil {
@@ -140,14 +142,12 @@ func ExampleFromEnv() {
 	}
 	defer lock.Release()
 
-	for _, step := range reportSteps {
-		// Act only while the lock is certain to be held for the step's length.
-		if lock.TTL() < time.Minute && !lock.Refresh(10*time.Minute) {
-			log.Print("lost the lock: stopping")
-			return
-		}
-		step()
+	lock.KeepAlive(ctx)     // refresh every 20s until Release
+	ctx = lock.Context(ctx) // cancelled if the lock is lost
+	if err := runReport(ctx, lock.Fence()); err != nil {
+		log.Print(err) // the store refuses writes with a token older than one it has seen
 	}
 }
 
-var reportSteps []func()
+// runReport stands for the guarded work.
+var runReport = func(ctx context.Context, fence uint64) error { return ctx.Err() }
