@@ -115,7 +115,7 @@ func bareQuorumLoss(jump bool, opts []quorumlock.Option) (Outcome, error) {
 	s.cluster.Partition(0, []int{2}, true)
 	a, ida := s.obtain(0, s.ttl, 0)
 	if a == nil {
-		return Outcome{}, fmt.Errorf("A could not obtain the lock on nodes 0 and 1")
+		return Outcome{}, fmt.Errorf("client A could not obtain the lock on nodes 0 and 1")
 	}
 	s.cluster.Partition(0, []int{2}, false)
 	if jump {
@@ -160,11 +160,11 @@ func PausedClient(opts ...quorumlock.Option) (Outcome, error) {
 	defer s.close()
 	a, ida := s.obtain(0, s.ttl, 0)
 	if a == nil {
-		return Outcome{}, fmt.Errorf("A could not obtain the lock")
+		return Outcome{}, fmt.Errorf("client A could not obtain the lock")
 	}
 	b, idb := s.obtain(1, 10*s.ttl, 5*s.ttl) // waits until A's lock expires
 	if b == nil {
-		return Outcome{}, fmt.Errorf("B did not get the lock after A's expired")
+		return Outcome{}, fmt.Errorf("client B did not get the lock after A's expired")
 	}
 	s.act(b, idb)
 	s.act(a, ida) // A, back from its pause
@@ -190,13 +190,13 @@ func HolderCrash(ttl time.Duration, opts ...quorumlock.Option) (time.Duration, O
 	}
 	a, _ := s.obtain(0, ttl, 0)
 	if a == nil {
-		return 0, Outcome{}, fmt.Errorf("A could not obtain the lock with three of five nodes up")
+		return 0, Outcome{}, fmt.Errorf("client A could not obtain the lock with three of five nodes up")
 	}
 	crashed := time.Now() // A is gone: no release, no refresh
 	b, idb := s.obtain(1, ttl, 10*ttl)
 	took := time.Since(crashed)
 	if b == nil {
-		return took, s.outcome(), fmt.Errorf("B did not get the lock within %v", 10*ttl)
+		return took, s.outcome(), fmt.Errorf("client B did not get the lock within %v", 10*ttl)
 	}
 	s.act(b, idb)
 	s.release(b, idb)
