@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,42 @@ type watch struct {
 	ctx    context.Context // done at that moment, with the cause
 	cancel context.CancelCauseFunc
 	timer  *time.Timer // fires when the validity runs out
+
+	mu       sync.Mutex
+	children map[*context.CancelCauseFunc]struct{} // of Context, cancelled before ctx
+}
+
+// add registers a child's cancel, or calls it at once when the lock is
+// already lost; it returns a function that forgets it.
+func (w *watch) add(cancel context.CancelCauseFunc) (forget func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ctx.Err() != nil {
+		cancel(context.Cause(w.ctx))
+		return func() {}
+	}
+	if w.children == nil {
+		w.children = map[*context.CancelCauseFunc]struct{}{}
+	}
+	key := &cancel
+	w.children[key] = struct{}{}
+	return func() {
+		w.mu.Lock()
+		delete(w.children, key)
+		w.mu.Unlock()
+	}
+}
+
+// end cancels the children, then the watch itself: by the time Lost() is
+// closed, every Context is done.
+func (w *watch) end(cause error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for c := range w.children {
+		(*c)(cause)
+	}
+	w.children = nil
+	w.cancel(cause)
 }
 
 // Lost returns a channel that is closed when the lock can no longer be
@@ -45,9 +82,12 @@ func (k *Lock) Context(parent context.Context) context.Context {
 		cancel(ErrLockNotHeld)
 		return ctx
 	}
-	w := k.watching()
-	stop := context.AfterFunc(w, func() { cancel(context.Cause(w)) })
-	context.AfterFunc(ctx, func() { stop() })
+	k.watching()
+	k.mu.Lock()
+	w := k.watch
+	k.mu.Unlock()
+	forget := w.add(cancel)
+	context.AfterFunc(ctx, forget) // the parent ended first: let go of it
 	return ctx
 }
 
@@ -155,5 +195,5 @@ func (k *Lock) ended(cause error) {
 	if w.ctx.Err() == nil && cause != errReleased {
 		k.l.hooks.lost(LostEvent{Key: k.key, Cause: cause})
 	}
-	w.cancel(cause)
+	w.end(cause)
 }

@@ -90,12 +90,19 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first s
 			return nil, err
 		}
 		pause := l.opts.backoff(attempt)
-		if holder > 0 {
-			// The holder's time, and a little more, spread so that waiters
-			// do not all come at once. Releases wake us earlier.
-			pause = holder + minDrift + mrand.N(holder/10+time.Millisecond)
+		ready := w.q.ready // until a node confirms the subscription, a release may go unseen
+		select {
+		case <-ready:
+			ready = nil
+			if holder > 0 {
+				// The holder's time, and a little more, spread so that waiters
+				// do not all come at once. Releases wake us earlier.
+				pause = holder + minDrift + mrand.N(holder/10+time.Millisecond)
+			}
+		default:
 		}
 		select {
+		case <-ready: // subscribed just now: a release may have slipped by, try again
 		case <-w.wake:
 		case <-l.opts.clock.After(min(pause, left)):
 		case <-ctx.Done():

@@ -80,8 +80,9 @@ type Result struct {
 	Yes, No, Failed int
 }
 
-// Call performs the round's operation on one node. It must honour ctx where
-// it can; the round does not rely on it.
+// Call performs the round's operation on one node. It must honour ctx's
+// deadline where it can; the round does not rely on it. ctx carries the
+// caller's values and the node timeout, not the caller's cancellation.
 type Call func(ctx context.Context, node int) Reply
 
 // Run calls call on every node of seq in parallel and returns once the round
@@ -89,6 +90,13 @@ type Call func(ctx context.Context, node int) Reply
 // counted by cfg.Tracker, each bounded by its own context deadline.
 func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 	n := seq.Len()
+	if ctx.Err() != nil { // send nothing for a caller that has gone: every node a "no"
+		res := Result{Outcome: Canceled, Replies: make([]Reply, n), No: n}
+		for i := range res.Replies {
+			res.Replies[i] = Reply{Vote: No, Err: ctx.Err()}
+		}
+		return res
+	}
 	replies := make(chan nodeReply, n)
 	timer := time.NewTimer(cfg.Timeout)
 	defer timer.Stop()
@@ -111,7 +119,10 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 					return
 				}
 			}
-			nctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			// The caller's cancellation stops the round's waiting, not a call
+			// already sent: it completes, within the node timeout, so that a
+			// later call on the node (a clean-up) runs after it has landed.
+			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
 			start := time.Now()
 			r := call(nctx, i)
 			cancel()

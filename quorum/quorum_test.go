@@ -166,3 +166,43 @@ func TestSeqOrdersCallsPerNode(t *testing.T) {
 		t.Fatalf("calls on node 1 ran as %v, want first then second", order)
 	}
 }
+
+func TestRunSendsNothingWhenAlreadyCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	called := false
+	res := Run(ctx, NewSeq(3), Config{Quorum: 2, Timeout: time.Second}, func(context.Context, int) Reply {
+		called = true
+		return Reply{Vote: Yes}
+	})
+	if res.Outcome != Canceled || called || res.No != 3 {
+		t.Fatalf("outcome %v, called %v, %d no: want Canceled, nothing sent", res.Outcome, called, res.No)
+	}
+}
+
+// TestCallOutlivesCancellation: a call already sent completes even when the
+// caller cancels, so that a later call on the node runs after it landed.
+func TestCallOutlivesCancellation(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	callCtxErr := make(chan error, 1)
+	started := make(chan struct{})
+	res := make(chan Result, 1)
+	go func() {
+		res <- Run(ctx, NewSeq(1), Config{Quorum: 1, Timeout: time.Hour, Tracker: &wg}, func(c context.Context, _ int) Reply {
+			close(started)
+			time.Sleep(50 * time.Millisecond)
+			callCtxErr <- c.Err()
+			return Reply{Vote: Yes}
+		})
+	}()
+	<-started
+	cancel()
+	if r := <-res; r.Outcome != Canceled {
+		t.Fatalf("outcome %v, want Canceled", r.Outcome)
+	}
+	wg.Wait()
+	if err := <-callCtxErr; err != nil {
+		t.Fatalf("the call's context was cancelled with the caller: %v", err)
+	}
+}
