@@ -2,6 +2,8 @@
 //
 //	quorumlock demo    the seed's three examples on five embedded nodes
 //	quorumlock chaos   a fault-injection campaign under a mutual-exclusion checker
+//	quorumlock exec    run a command while holding a lock (flock(1) across machines)
+//	quorumlock status  what the nodes say of a lock: holder, remaining time, quorum
 package main
 
 import (
@@ -17,6 +19,9 @@ commands:
             on five embedded Redis nodes (miniredis), TTLs in real time
   chaos     kill, restart, hang, slow down and partition embedded nodes while
             clients lock; report operations, faults, latency and violations
+  exec      run a command while holding a lock on a quorum of nodes, like
+            flock(1) across machines: for cron jobs on many hosts
+  status    print who holds a lock on each node and as a quorum sees it
 
 Run 'quorumlock <command> -h' for a command's flags.
 `
@@ -43,6 +48,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDemo(args[1:], stdout, stderr)
 	case "chaos":
 		return runChaos(args[1:], stdout, stderr)
+	case "exec":
+		return runExec(args[1:], stdout, stderr)
+	case "status":
+		return runStatus(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
