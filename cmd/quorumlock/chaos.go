@@ -63,7 +63,7 @@ func runChaos(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "quorumlock chaos: unexpected argument %q\n", fs.Arg(0))

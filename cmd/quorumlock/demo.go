@@ -21,7 +21,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseStatus(err)
 	}
 	if *nodes < 1 || fs.NArg() > 0 {
 		fs.Usage()

@@ -469,11 +469,14 @@ func execUsageErrors(t *testing.T) {
 		{[]string{"exec", "--key", "k", "--ttl", "5s", "--grace", "-1s", "true"}, "negative"},
 		{[]string{"exec", "--bogus"}, "flag provided but not defined"},
 		{[]string{"exec", "--ttl", "soon"}, "invalid value"},
-		{[]string{"exec", "-h"}, "Exit status:"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(c.args, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("%q: exit status %d, stderr %q; want %d and %q", c.args, code, errOut.String(), exitUsage, c.want)
 		}
+	}
+	var out, errOut bytes.Buffer // help asked for: status 0
+	if code := run([]string{"exec", "-h"}, &out, &errOut); code != exitOK || !strings.Contains(errOut.String(), "Exit status:") {
+		t.Errorf("-h: exit status %d, want 0 and the help text", code)
 	}
 }

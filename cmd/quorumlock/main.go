@@ -7,6 +7,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -57,5 +59,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "quorumlock: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// parseStatus is the exit status after a flag parsing error: 0 when help
+// was asked for (-h, --help), 2 otherwise.
+func parseStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
 	return exitUsage
 }

@@ -34,6 +34,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"help"}, exitOK, "commands:"},
 		{[]string{"demo", "-nodes", "0"}, exitUsage, "usage: quorumlock demo"},
 		{[]string{"demo", "-bogus"}, exitUsage, "flag provided but not defined"},
+		{[]string{"demo", "-h"}, exitOK, "usage: quorumlock demo"},
+		{[]string{"chaos", "-h"}, exitOK, "Exit status"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer

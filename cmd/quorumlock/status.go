@@ -58,7 +58,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseStatus(err)
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "quorumlock status: "+format+"\n", a...)
@@ -70,7 +70,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	key := fs.Arg(0)
 	if err := fs.Parse(fs.Args()[1:]); err != nil { // flags may follow the key
-		return exitUsage
+		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q after KEY", fs.Arg(0))

@@ -157,12 +157,15 @@ func statusUsageErrors(t *testing.T) {
 		{[]string{"status", "--nodes", "redis://127.0.0.1:1", "a", "b"}, `unexpected argument "b"`},
 		{[]string{"status", "--nodes", "ftp://x", "a"}, "scheme"},
 		{[]string{"status", "--bogus"}, "flag provided but not defined"},
-		{[]string{"status", "-h"}, "Exit status:"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(c.args, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("%q: exit status %d, stderr %q; want %d and %q", c.args, code, errOut.String(), exitUsage, c.want)
 		}
+	}
+	var out, errOut bytes.Buffer // help asked for: status 0
+	if code := run([]string{"status", "-h"}, &out, &errOut); code != exitOK || !strings.Contains(errOut.String(), "Exit status:") {
+		t.Errorf("-h: exit status %d, want 0 and the help text", code)
 	}
 	code, _, stderr := runBin(t, nil, "status", "report") // no nodes anywhere
 	if code != exitUsage || !strings.Contains(stderr, "QUORUMLOCK_NODES") {
