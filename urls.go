@@ -56,6 +56,9 @@ func NewFromURLs(urls []string, opts ...Option) (*Locker, error) {
 		clients[i] = redis.NewClient(co)
 	}
 	l, err := newLocker(clients, o, true)
+	if err == nil && os.Getenv("QUORUMLOCK_EXPERIMENT_NO_PIPELINE") == "" {
+		err = l.pipeline()
+	}
 	if err != nil {
 		for _, c := range clients {
 			c.Close()
@@ -63,6 +66,22 @@ func NewFromURLs(urls []string, opts ...Option) (*Locker, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// pipeline sends the rounds' commands through each client's auto-pipeliner.
+func (l *Locker) pipeline() error {
+	for i := range l.nodes {
+		c, ok := l.nodes[i].client.(*redis.Client)
+		if !ok {
+			continue
+		}
+		ap, err := c.AutoPipeline()
+		if err != nil {
+			return fmt.Errorf("node %s: %w", l.nodes[i].addr, err)
+		}
+		l.nodes[i].pool = pipelinedPool{ap}
+	}
+	return nil
 }
 
 // parseNodeURLs parses a node list into client options, rejecting an empty

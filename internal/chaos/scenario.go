@@ -42,6 +42,9 @@ func (s *script) outcome() Outcome {
 
 const scriptKey = "job"
 
+// scriptNodeTimeout is the Lockers' node timeout in scripted schedules.
+const scriptNodeTimeout = 100 * time.Millisecond
+
 func newScript(nodes, clients int, ttl time.Duration, opts []quorumlock.Option) (*script, error) {
 	c, err := NewCluster(nodes, clients, "")
 	if err != nil {
@@ -50,7 +53,7 @@ func newScript(nodes, clients int, ttl time.Duration, opts []quorumlock.Option) 
 	s := &script{cluster: c, rec: history.NewRecorder(), ttl: ttl}
 	s.store = &fencedStore{rec: s.rec}
 	for i := range clients {
-		o := append([]quorumlock.Option{quorumlock.WithLogger(nil), quorumlock.WithNodeTimeout(100 * time.Millisecond)}, opts...)
+		o := append([]quorumlock.Option{quorumlock.WithLogger(nil), quorumlock.WithNodeTimeout(scriptNodeTimeout)}, opts...)
 		l, err := quorumlock.NewFromURLs(c.URLs(i), o...)
 		if err != nil {
 			s.close()
@@ -117,6 +120,9 @@ func bareQuorumLoss(jump bool, opts []quorumlock.Option) (Outcome, error) {
 	if a == nil {
 		return Outcome{}, fmt.Errorf("client A could not obtain the lock on nodes 0 and 1")
 	}
+	// Heal only once A's call to node 2, stuck in the partition, has timed
+	// out: else it could still land there after the heal.
+	time.Sleep(3 * scriptNodeTimeout)
 	s.cluster.Partition(0, []int{2}, false)
 	if jump {
 		err = s.cluster.JumpClock(0, s.ttl)
