@@ -20,18 +20,21 @@ import (
 // one whose marker is missing refuses, and is suspected.
 func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum.Call {
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
-	fence := "0"
+	fence, mode := "0", "m"
 	if l.opts.fencing {
 		fence = "1"
 	}
+	if l.opts.quarantine {
+		mode = "q"
+	}
+	// The arguments are built once a round, not once a node.
+	args := []any{rkey, l.marker, fkey, value, ms, mode, fence}
+	clusterArgs := []any{rkey, rkey, fkey, value, ms, "", fence} // no node-wide marker in a Cluster
 	return func(ctx context.Context, i int) quorum.Reply {
 		n := &l.nodes[i]
-		marker, mode := l.markerKey(), "m"
-		switch {
-		case !n.single: // a Cluster: no node-wide marker
-			marker, mode = rkey, ""
-		case l.opts.quarantine:
-			mode = "q"
+		a := args
+		if !n.single {
+			a = clusterArgs
 		}
 		if abstain, ended := n.quarantine.abstains(l.opts.clock.Now()); abstain {
 			return quorum.Reply{Vote: quorum.Failed, Err: ErrRestartQuarantine}
@@ -43,7 +46,7 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 			n.quarantine.set(time.Time{})
 		}
 		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-			v, err := c.Eval(acquireScript, rkey, marker, fkey, value, ms, mode, fence)
+			v, err := c.Eval(acquireScript, a...)
 			if err != nil {
 				return quorum.Reply{}, err
 			}
@@ -83,12 +86,13 @@ func asInt(v any) int64 {
 // releaseCall deletes the key where it holds value; only on the nodes in
 // only when that is not nil.
 func (l *Locker) releaseCall(rkey, value string, only []bool) quorum.Call {
+	args := []any{rkey, value}
 	return func(ctx context.Context, i int) quorum.Reply {
 		if only != nil && !only[i] {
 			return quorum.Reply{Vote: quorum.No}
 		}
 		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-			n, err := evalInt(c.Eval(releaseScript, rkey, value))
+			n, err := evalInt(c.Eval(releaseScript, args...))
 			return voteIf(n == 1), err
 		})
 	}

@@ -12,4 +12,4 @@ package quorumlock
 
 func (l *Locker) lockKey(key string) string  { return l.opts.keyPrefix + "lock:{" + key + "}" }
 func (l *Locker) fenceKey(key string) string { return l.opts.keyPrefix + "fence:{" + key + "}" }
-func (l *Locker) markerKey() string          { return l.opts.keyPrefix + "node" }
+func (l *Locker) markerKey() string          { return l.marker }

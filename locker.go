@@ -28,6 +28,7 @@ type Locker struct {
 	room   waitRoom // tells waiters of releases
 
 	markers markerState // what the nodes' markers said
+	marker  string      // the node marker's key
 	hooks   Hooks
 }
 
@@ -59,6 +60,7 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 		l.nodes[i] = newNode(c)
 	}
 	l.room.l = l
+	l.marker = o.keyPrefix + "node"
 	if len(clients)%2 == 0 {
 		o.logger.Warn("quorumlock: an even number of nodes survives no more failures than one node fewer",
 			"nodes", len(clients), "quorum", l.quorum)

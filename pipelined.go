@@ -3,18 +3,60 @@ package quorumlock
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	redsyncredis "github.com/go-redsync/redsync/v4/redis"
 	"github.com/redis/go-redis/v9"
 )
 
+// hybridPool is redsync's node abstraction for the clients NewFromURLs
+// builds. A call alone on its node goes straight through the client, the
+// fastest way for one command; calls that find others in flight on the node
+// go through the client's AutoPipeliner, so that their commands travel
+// together, one write and one read for many: that is where throughput comes
+// from when system calls are the bound. The lock's per-node ordering holds
+// either way: a call starts only after the previous one returned.
+type hybridPool struct {
+	plain     redsyncredis.Pool
+	piped     pipelinedPool
+	inflight  atomic.Int32
+	pipelined atomic.Int64 // calls that went through the pipeliner
+}
+
+func (p *hybridPool) Get(ctx context.Context) (redsyncredis.Conn, error) {
+	if p.inflight.Load() == 0 {
+		return p.counted(p.plain.Get(ctx))
+	}
+	p.pipelined.Add(1)
+	return p.counted(p.piped.Get(ctx))
+}
+
+// counted wraps a conn so that the pool knows it is in use until Close.
+func (p *hybridPool) counted(c redsyncredis.Conn, err error) (redsyncredis.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	p.inflight.Add(1)
+	return &countedConn{Conn: c, pool: p}, nil
+}
+
+type countedConn struct {
+	redsyncredis.Conn
+	pool   *hybridPool
+	closed atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.pool.inflight.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
 // pipelinedPool is redsync's node abstraction over a go-redis
-// AutoPipeliner: the commands of concurrent calls to one node travel
-// together, one write and one read for many, which is where throughput
-// comes from when system calls are the bound. Used for the clients that
-// NewFromURLs builds (with MaxRetries -1, since a batch is retried whole).
-// A command's context does not reach a queued batch: the round's own timer
+// AutoPipeliner (the clients have MaxRetries -1: a batch is retried whole). A
+// command's context does not reach a queued batch: the round's own timer
 // and the client's read timeout (the node timeout) bound it instead.
 type pipelinedPool struct{ ap *redis.AutoPipeliner }
 

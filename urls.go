@@ -56,7 +56,7 @@ func NewFromURLs(urls []string, opts ...Option) (*Locker, error) {
 		clients[i] = redis.NewClient(co)
 	}
 	l, err := newLocker(clients, o, true)
-	if err == nil && os.Getenv("QUORUMLOCK_EXPERIMENT_NO_PIPELINE") == "" {
+	if err == nil {
 		err = l.pipeline()
 	}
 	if err != nil {
@@ -68,7 +68,8 @@ func NewFromURLs(urls []string, opts ...Option) (*Locker, error) {
 	return l, nil
 }
 
-// pipeline sends the rounds' commands through each client's auto-pipeliner.
+// pipeline lets each node's calls share the client's auto-pipeliner when
+// several are in flight (see hybridPool).
 func (l *Locker) pipeline() error {
 	for i := range l.nodes {
 		c, ok := l.nodes[i].client.(*redis.Client)
@@ -79,7 +80,7 @@ func (l *Locker) pipeline() error {
 		if err != nil {
 			return fmt.Errorf("node %s: %w", l.nodes[i].addr, err)
 		}
-		l.nodes[i].pool = pipelinedPool{ap}
+		l.nodes[i].pool = &hybridPool{plain: l.nodes[i].pool, piped: pipelinedPool{ap}}
 	}
 	return nil
 }

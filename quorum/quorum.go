@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -101,31 +102,47 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 	timer := time.NewTimer(cfg.Timeout)
 	defer timer.Stop()
 
+	// The caller's cancellation stops the round's waiting, not a call
+	// already sent: it completes, within the node timeout, so that a later
+	// call on the node (a clean-up) runs after it has landed. Calls that can
+	// start at once share one deadline; one that waits for its node's
+	// previous call gets its own, counted from when it can start.
+	shared, cancelShared := detached(ctx, cfg.Timeout) // cancelled by the last call to finish
+	var running atomic.Int32
+	running.Store(int32(n))
 	if cfg.Tracker != nil {
 		cfg.Tracker.Add(n)
 	}
 	for i := range n {
 		prev, done := seq.next(i)
 		go func() {
-			if cfg.Tracker != nil {
-				defer cfg.Tracker.Done()
-			}
-			defer close(done)
-			if prev != nil {
-				select {
-				case <-prev:
-				case <-ctx.Done():
-					replies <- nodeReply{i, Reply{Vote: Failed, Err: ctx.Err()}}
-					return
+			defer func() {
+				close(done)
+				if running.Add(-1) == 0 {
+					cancelShared()
+				}
+				if cfg.Tracker != nil {
+					cfg.Tracker.Done()
+				}
+			}()
+			nctx := shared
+			select {
+			case <-prev: // done already (nil blocks: no previous call)
+			default:
+				if prev != nil {
+					select {
+					case <-prev:
+					case <-ctx.Done():
+						replies <- nodeReply{i, Reply{Vote: Failed, Err: ctx.Err()}}
+						return
+					}
+					own, cancel := detached(ctx, cfg.Timeout)
+					defer cancel()
+					nctx = own
 				}
 			}
-			// The caller's cancellation stops the round's waiting, not a call
-			// already sent: it completes, within the node timeout, so that a
-			// later call on the node (a clean-up) runs after it has landed.
-			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Timeout)
 			start := time.Now()
 			r := call(nctx, i)
-			cancel()
 			r.Took = time.Since(start)
 			replies <- nodeReply{i, r}
 		}()
@@ -173,4 +190,10 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 type nodeReply struct {
 	node  int
 	reply Reply
+}
+
+// detached returns a context with ctx's values but not its cancellation,
+// ending after timeout.
+func detached(ctx context.Context, timeout time.Duration) (context.Context, func()) {
+	return context.WithTimeout(context.WithoutCancel(ctx), timeout)
 }
