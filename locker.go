@@ -59,7 +59,7 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 	for i, c := range clients {
 		l.nodes[i] = newNode(c)
 	}
-	l.room.l = l
+	l.room.l, l.room.linger = l, defaultLinger
 	l.marker = o.keyPrefix + "node"
 	if len(clients)%2 == 0 {
 		o.logger.Warn("quorumlock: an even number of nodes survives no more failures than one node fewer",

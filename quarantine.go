@@ -3,6 +3,7 @@ package quorumlock
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,12 +82,16 @@ func (q *quarantine) set(until time.Time) {
 
 // checkMarkers looks at the nodes that refused because their marker is
 // missing, and reports whether it marked any (the caller tries again).
-// When no node has ever shown a marker, the nodes are fresh: it marks them.
-// Otherwise each such node is asked how long it has been up: if it was up
-// (by a second's margin) before the oldest marker was made, it has lost
-// nothing (a fresh node joining, or one raced by another client's first
-// lock) and is marked; else it may have restarted without its data, and it
-// abstains until the longest ttl has passed since it started.
+//
+// When no node has a marker, the nodes are fresh (a new deployment): it
+// marks them all. Otherwise each such node is asked how long it has been
+// up: if it was up (by a second's margin) before the oldest marker was
+// made, it has lost nothing and is marked. Else it is given a moment, two
+// node timeouts, for a client marking fresh nodes at the same time (the
+// first locks of a new deployment, taken at once by several clients) to
+// reach it; if its marker is still missing, it may have restarted without
+// its data, and it abstains until the longest ttl has passed since it
+// started.
 func (l *Locker) checkMarkers(ctx context.Context, res quorum.Result, ttl time.Duration) bool {
 	var missing []int
 	for i, r := range res.Replies {
@@ -98,45 +103,84 @@ func (l *Locker) checkMarkers(ctx context.Context, res quorum.Result, ttl time.D
 		return false
 	}
 	ctx = context.WithoutCancel(ctx)
+	if _, _, seen := l.marked(); !seen {
+		// Ask every node, not only those that answered the round in time.
+		l.forEachNode(ctx, func(nctx context.Context, i int) { l.readMarker(nctx, i) })
+	}
 	longest, age, seen := l.marked()
 	longest = max(longest, ttl)
-	if !seen { // fresh nodes: mark them all, not only those that answered in time
+	if !seen { // fresh nodes: mark them all
 		missing = missing[:0]
 		for i := range l.nodes {
 			missing = append(missing, i)
 		}
 	}
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	markedAny := false
-	for _, i := range missing {
+	l.forEachNode(ctx, func(nctx context.Context, i int) {
+		if !slices.Contains(missing, i) {
+			return
+		}
+		n := &l.nodes[i]
+		// The node lost nothing if it was up before the oldest marker was
+		// made. Both figures are whole seconds, hence the second of margin;
+		// a node that cannot tell its uptime (0) is taken to have just started.
+		up := uptime(nctx, n.client)
+		if seen && up < age+time.Second {
+			time.Sleep(2 * l.opts.nodeTimeout)
+			rctx, cancel := context.WithTimeout(ctx, l.opts.nodeTimeout)
+			present := l.readMarker(rctx, i)
+			cancel()
+			if present {
+				return // a racing client marked it: fresh after all
+			}
+			left := longest - up + time.Second // uptime is in whole seconds
+			n.quarantine.set(l.opts.clock.Now().Add(left))
+			l.opts.logger.Warn("quorumlock: a node restarted without its data: it grants no lock until the longest ttl has passed since its start",
+				"node", n.addr, "uptime", up, "longest_ttl", longest, "abstains_for", left)
+			l.hooks.nodeEvent(NodeEvent{Op: "quarantine", Node: i, Addr: n.addr, Err: ErrRestartQuarantine})
+			return
+		}
+		if err := l.mark(nctx, i, longest); err != nil {
+			l.opts.logger.Debug("quorumlock: marking a node failed", "node", n.addr, "err", err)
+			return
+		}
+		mu.Lock()
+		markedAny = true
+		mu.Unlock()
+	})
+	return markedAny
+}
+
+// forEachNode runs fn on every node in parallel, each with the node
+// timeout, and waits.
+func (l *Locker) forEachNode(ctx context.Context, fn func(ctx context.Context, i int)) {
+	var wg sync.WaitGroup
+	for i := range l.nodes {
 		wg.Go(func() {
 			nctx, cancel := context.WithTimeout(ctx, l.opts.nodeTimeout)
 			defer cancel()
-			n := &l.nodes[i]
-			// The node lost nothing if it was up before the oldest marker was
-			// made. Both figures are whole seconds, hence the second of margin;
-			// a node that cannot tell its uptime (0) is taken to have just started.
-			up := uptime(nctx, n.client)
-			if seen && up < age+time.Second {
-				left := longest - up + time.Second // uptime is in whole seconds
-				n.quarantine.set(l.opts.clock.Now().Add(left))
-				l.opts.logger.Warn("quorumlock: a node restarted without its data: it grants no lock until the longest ttl has passed since its start",
-					"node", n.addr, "uptime", up, "longest_ttl", longest, "abstains_for", left)
-				l.hooks.nodeEvent(NodeEvent{Op: "quarantine", Node: i, Addr: n.addr, Err: ErrRestartQuarantine})
-				return
-			}
-			if err := l.mark(nctx, i, longest); err != nil {
-				l.opts.logger.Debug("quorumlock: marking a node failed", "node", n.addr, "err", err)
-				return
-			}
-			mu.Lock()
-			markedAny = true
-			mu.Unlock()
+			fn(nctx, i)
 		})
 	}
 	wg.Wait()
-	return markedAny
+}
+
+// readMarker reads node i's marker, notes what it says, and reports whether
+// it is there.
+func (l *Locker) readMarker(ctx context.Context, i int) bool {
+	conn, err := l.nodes[i].pool.Get(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	v, err := conn.Eval(readMarkerScript, l.markerKey())
+	r, ok := v.([]any)
+	if err != nil || !ok || len(r) != 2 || asInt(r[0]) < 0 {
+		return false
+	}
+	l.noteMarker(asInt(r[0]), time.Duration(asInt(r[1]))*time.Second)
+	return true
 }
 
 // mark writes node i's marker where it is missing.

@@ -3,6 +3,8 @@ package quorumlock
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,4 +105,42 @@ func TestQuarantineOff(t *testing.T) {
 		t.Fatalf("quarantine off: %v", err)
 	}
 	lock.Release()
+}
+
+// TestRacingFirstLocksDoNotQuarantine: the first locks of a new deployment
+// taken at once by several clients: some see nodes already marked by
+// another, others not yet. No node is quarantined, and every lock is
+// obtained.
+func TestRacingFirstLocksDoNotQuarantine(t *testing.T) {
+	nodes := nodeset.Mini(t, 5)
+	for _, n := range nodes.Nodes {
+		n.M.Del(nodeset.MarkerKey)
+	}
+	var mu sync.Mutex
+	var quarantined []string
+	hooks := WithHooks(Hooks{Node: func(e NodeEvent) {
+		if e.Op == "quarantine" {
+			mu.Lock()
+			quarantined = append(quarantined, e.Addr)
+			mu.Unlock()
+		}
+	}})
+	var wg sync.WaitGroup
+	for c := range 6 {
+		l := newTestLocker(t, nodes, hooks)
+		wg.Go(func() {
+			for k := range 3 {
+				lock, err := l.ObtainContext(context.Background(), fmt.Sprintf("c%d-k%d", c, k), time.Second, 2*time.Second)
+				if err != nil {
+					t.Errorf("client %d: %v", c, err)
+					return
+				}
+				lock.Release()
+			}
+		})
+	}
+	wg.Wait()
+	if len(quarantined) != 0 {
+		t.Fatalf("fresh nodes quarantined: %v", quarantined)
+	}
 }

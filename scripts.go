@@ -37,6 +37,13 @@ if ARGV[4] == "1" then f = tonumber(redis.call("get", KEYS[3]) or "0") end
 if redis.call("set", KEYS[1], ARGV[1], "nx", "px", ARGV[2]) then return {1, 0, f, m, age} end
 return {0, redis.call("pttl", KEYS[1]), f, m, age}`)
 
+	// readMarkerScript reads the node's marker KEYS[1]: {longest ttl ms, age
+	// in seconds}, or {-1, 0} when it is missing.
+	readMarkerScript = newScript(1, `local v = redis.call("get", KEYS[1])
+if not v then return {-1, 0} end
+local a, b = string.match(v, "^(%d+):(%d+)$")
+return {tonumber(a or "0"), tonumber(redis.call("time")[1]) - tonumber(b or "0")}`)
+
 	// markScript writes the node's marker KEYS[1] where it is missing, with
 	// longest ttl ARGV[1] and the node's time.
 	markScript = newScript(1, `redis.call("set", KEYS[1], ARGV[1] .. ":" .. redis.call("time")[1], "nx") return 1`)

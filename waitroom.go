@@ -1,29 +1,34 @@
 package quorumlock
 
 import (
-	"context"
 	"sync"
-
-	"github.com/redis/go-redis/v9"
+	"time"
 )
 
 // waitRoom tells waiting Obtain calls when a lock they wait for is released.
 // A release announces itself on every node, on a channel named like the key,
-// with the lock's value as the message. The room keeps one pub/sub
-// connection per node, opened with the first waiter and shared by all keys,
-// subscribes to a key while it has waiters, and wakes one waiter per
-// release (the longest waiting), so that many waiters on one key do not
-// stampede. Expiry announces nothing: waiters also sleep until the holder's
-// remaining time.
+// with the lock's value as the message. The room keeps one subscriber per
+// node (subscriber.go), subscribed to a key's channel while the key has
+// waiters and a little longer, and wakes one waiter per release (the
+// longest waiting), so that many waiters on one key do not stampede.
+// Expiry announces nothing: waiters also sleep until the holder's remaining
+// time.
 type waitRoom struct {
 	l *Locker
 
 	mu     sync.Mutex
 	keys   map[string]*keyQueue // by channel (the key on the nodes)
-	subs   []*redis.PubSub      // per node; nil until the first waiter
+	idle   map[string]time.Time // channels without waiters, since when
+	subs   []*subscriber        // per node; nil until the first waiter
 	closed bool
-	read   sync.WaitGroup // the per-node readers
+	linger time.Duration  // how long a channel stays subscribed without waiters
+	work   sync.WaitGroup // the subscribers' workers
+	read   sync.WaitGroup // the subscribers' readers
 }
+
+// defaultLinger is how long a channel stays subscribed after its last
+// waiter left, so that a key contended again soon needs no new subscription.
+const defaultLinger = 10 * time.Second
 
 // keyQueue is the waiters of one key, first come first served.
 type keyQueue struct {
@@ -47,13 +52,22 @@ func (r *waitRoom) join(rkey, own string) *waiter {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.keys == nil {
-		r.keys = map[string]*keyQueue{}
+		r.keys, r.idle = map[string]*keyQueue{}, map[string]time.Time{}
 	}
 	q := r.keys[rkey]
 	if q == nil {
 		q = &keyQueue{ready: make(chan struct{})}
 		r.keys[rkey] = q
-		r.subscribe(rkey, true)
+		delete(r.idle, rkey)
+		if r.subs == nil && !r.closed {
+			r.open()
+		}
+		for _, s := range r.subs {
+			if s.confirmed(rkey) { // still subscribed from earlier waiters
+				r.markReady(q)
+			}
+			s.kick()
+		}
 	}
 	w := &waiter{rkey: rkey, q: q, wake: make(chan struct{}, 1), own: own}
 	q.waiters = append(q.waiters, w)
@@ -69,7 +83,7 @@ func (r *waitRoom) own(w *waiter, value string) {
 }
 
 // leave takes w out of its queue. A wake-up it did not use goes to the
-// next waiter; the last waiter out unsubscribes.
+// next waiter; when the last waiter leaves, the channel goes idle.
 func (r *waitRoom) leave(w *waiter) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -83,7 +97,10 @@ func (r *waitRoom) leave(w *waiter) {
 	if len(q.waiters) == 0 {
 		if r.keys[w.rkey] == q {
 			delete(r.keys, w.rkey)
-			r.subscribe(w.rkey, false)
+			r.idle[w.rkey] = time.Now()
+			for _, s := range r.subs {
+				s.kick() // to let channels idle for long go
+			}
 		}
 		return
 	}
@@ -92,6 +109,17 @@ func (r *waitRoom) leave(w *waiter) {
 		wakeOne(q)
 	default:
 	}
+}
+
+// forget drops an idle channel once no node is subscribed to it any more.
+// The caller holds r.mu.
+func (r *waitRoom) forget(channel string) {
+	for _, s := range r.subs {
+		if s.sent[channel] {
+			return
+		}
+	}
+	delete(r.idle, channel)
 }
 
 // wakeOne wakes the longest waiter that has no wake-up pending.
@@ -105,77 +133,27 @@ func wakeOne(q *keyQueue) {
 	}
 }
 
-// subscribe (or unsubscribe) the channel on every node, in the background:
-// a hung node must not hold up a waiter. The caller holds r.mu.
-func (r *waitRoom) subscribe(channel string, on bool) {
-	if r.closed {
-		return
-	}
-	if r.subs == nil {
-		r.open()
-	}
-	for _, ps := range r.subs {
-		r.l.bg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), r.l.opts.nodeTimeout)
-			defer cancel()
-			if on {
-				ps.Subscribe(ctx, channel)
-			} else {
-				ps.Unsubscribe(ctx, channel)
-			}
-		})
-	}
-}
-
-// open starts one pub/sub connection and its reader per node. The caller
+// markReady records that a node confirmed q's subscription. The caller
 // holds r.mu.
-func (r *waitRoom) open() {
-	r.subs = make([]*redis.PubSub, len(r.l.nodes))
-	for i, n := range r.l.nodes {
-		ps := n.client.Subscribe(context.Background())
-		r.subs[i] = ps
-		msgs := ps.ChannelWithSubscriptions()
-		r.read.Go(func() {
-			for m := range msgs {
-				r.receive(m)
-			}
-		})
+func (r *waitRoom) markReady(q *keyQueue) {
+	if !q.readied {
+		q.readied = true
+		close(q.ready)
 	}
 }
 
-// receive handles one message from a node: a confirmed subscription, or a
-// release to pass on.
-func (r *waitRoom) receive(m any) {
+// released passes on a release announced on channel: one waiter is woken,
+// unless nobody waits, another node already announced the same release,
+// or it is a waiter's own clean-up.
+func (r *waitRoom) released(channel, value string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch m := m.(type) {
-	case *redis.Subscription:
-		if q := r.keys[m.Channel]; q != nil && m.Kind == "subscribe" && !q.readied {
-			q.readied = true
-			close(q.ready)
-		}
-	case *redis.Message:
-		q := r.keys[m.Channel]
-		if q == nil || m.Payload == q.last || ownedBy(q, m.Payload) {
-			return // nobody waits, another node announced the same release, or a waiter's own clean-up
-		}
-		q.last = m.Payload
-		wakeOne(q)
+	q := r.keys[channel]
+	if q == nil || value == q.last || ownedBy(q, value) {
+		return
 	}
-}
-
-// close ends every subscription and waits for the readers. Waiters are gone:
-// Close waited for them.
-func (r *waitRoom) close() {
-	r.mu.Lock()
-	r.closed = true
-	subs := r.subs
-	r.subs = nil
-	r.mu.Unlock()
-	for _, ps := range subs {
-		ps.Close()
-	}
-	r.read.Wait()
+	q.last = value
+	wakeOne(q)
 }
 
 // ownedBy reports whether value is that of a waiter's own attempt.
@@ -186,4 +164,21 @@ func ownedBy(q *keyQueue, value string) bool {
 		}
 	}
 	return false
+}
+
+// close stops the subscribers and waits for them. Waiters are gone: Close
+// waited for them.
+func (r *waitRoom) close() {
+	r.mu.Lock()
+	r.closed = true
+	subs := r.subs
+	for _, s := range subs {
+		close(s.kicks)
+	}
+	r.mu.Unlock()
+	r.work.Wait() // nothing more is sent
+	for _, s := range subs {
+		s.ps.Close()
+	}
+	r.read.Wait() // the readers end with their connection
 }

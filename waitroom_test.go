@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/quorumlock/quorumlock/internal/nodeset"
 )
 
@@ -114,6 +112,7 @@ func TestWaitRoomWakesOneAndUnsubscribes(t *testing.T) {
 	}
 	defer l.bg.Done()
 	r := &l.room
+	r.linger = 0 // unsubscribe as soon as the last waiter leaves
 	w1, w2, w3 := r.join("ch", "a1"), r.join("ch", "a2"), r.join("ch", "a3")
 	waitSubscribed(t, nodes, "ch", 3)
 	pending := func() (n []bool) {
@@ -122,16 +121,16 @@ func TestWaitRoomWakesOneAndUnsubscribes(t *testing.T) {
 		}
 		return n
 	}
-	r.receive(&redis.Message{Channel: "ch", Payload: "a2"}) // a waiter's own clean-up
+	r.released("ch", "a2") // a waiter's own clean-up
 	if p := pending(); p[0] || p[1] || p[2] {
 		t.Fatalf("a waiter's own clean-up woke %v", p)
 	}
-	r.receive(&redis.Message{Channel: "ch", Payload: "v1"})
-	r.receive(&redis.Message{Channel: "ch", Payload: "v1"}) // the same release, from another node
+	r.released("ch", "v1")
+	r.released("ch", "v1") // the same release, from another node
 	if p := pending(); !p[0] || p[1] || p[2] {
 		t.Fatalf("after one release, wake-ups pending %v; want the first waiter only", p)
 	}
-	r.receive(&redis.Message{Channel: "ch", Payload: "v2"})
+	r.released("ch", "v2")
 	if p := pending(); !p[0] || !p[1] || p[2] {
 		t.Fatalf("after a second release, pending %v; want the first two", p)
 	}
