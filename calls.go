@@ -51,7 +51,7 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 				return quorum.Reply{}, err
 			}
 			r, ok := v.([]any)
-			if !ok || len(r) != 5 {
+			if !ok || len(r) < 5 {
 				return quorum.Reply{}, fmt.Errorf("unexpected acquire reply %v", v)
 			}
 			status, pttl, counter := asInt(r[0]), asInt(r[1]), asInt(r[2])
@@ -62,7 +62,11 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 			case 2:
 				return quorum.Reply{Vote: quorum.Failed, Err: errNoMarker}, nil
 			}
-			return quorum.Reply{Vote: quorum.No, Value: pttl, Extra: counter}, nil
+			holder := ""
+			if len(r) > 5 {
+				holder, _ = r[5].(string)
+			}
+			return quorum.Reply{Vote: quorum.No, Value: pttl, Extra: counter, Text: holder}, nil
 		})
 	}
 }

@@ -56,12 +56,12 @@ func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout
 		l.hooks.obtain(ObtainEvent{Key: key, Err: err, Took: time.Since(began), Attempts: attempts})
 	}()
 	var first string
-	try := func(note func(value string)) (*Lock, time.Duration, error) {
+	try := func(h attemptHooks) (*Lock, time.Duration, error) {
 		attempts++
-		return l.attempt(ctx, key, ttl, note)
+		return l.attempt(ctx, key, ttl, h)
 	}
 	giveUp := l.opts.clock.Now().Add(waitTimeout)
-	lock, _, err = try(func(v string) { first = v })
+	lock, _, err = try(attemptHooks{note: func(v string) { first = v }})
 	if err == nil || waitTimeout == 0 || !errors.Is(err, ErrNotObtained) {
 		return lock, err
 	}
@@ -72,7 +72,7 @@ func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout
 // is announced, when the holder's time runs out, or after a backoff when
 // nodes failed to say. It subscribes before its first retry, so that no
 // release after that retry goes unseen.
-func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first string, try func(func(string)) (*Lock, time.Duration, error)) (*Lock, error) {
+func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first string, try func(attemptHooks) (*Lock, time.Duration, error)) (*Lock, error) {
 	w := l.room.join(l.lockKey(key), first)
 	defer l.room.leave(w)
 	select { // the subscription, confirmed by a node; never longer than a round
@@ -81,7 +81,10 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first s
 	case <-ctx.Done():
 	}
 	for attempt := 0; ; attempt++ {
-		lock, holder, err := try(func(v string) { l.room.own(w, v) })
+		lock, holder, err := try(attemptHooks{
+			note: func(v string) { l.room.own(w, v) },
+			ours: func(v string) bool { return l.room.owns(w, v) },
+		})
 		if err == nil || !errors.Is(err, ErrNotObtained) {
 			return lock, err
 		}
@@ -119,11 +122,9 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first s
 // the lock is reported obtained. When the lock is held elsewhere, it also
 // says how long until enough of the holder's keys expire for a quorum to be
 // free (0: unknown).
-//
-// note, when set, learns the lock's random value before the round starts.
-func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, note func(string)) (*Lock, time.Duration, error) {
+func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, h attemptHooks) (*Lock, time.Duration, error) {
 	for tries := 1; ; tries++ {
-		lock, left, err, marked := l.round1(ctx, key, ttl, note)
+		lock, left, err, marked := l.round1(ctx, key, ttl, h)
 		if lock != nil || !marked || tries == 3 {
 			return lock, left, err
 		}
@@ -133,13 +134,13 @@ func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, not
 
 // round1 is one attempt; marked reports that it found nodes never used
 // before, and marked them.
-func (l *Locker) round1(ctx context.Context, key string, ttl time.Duration, note func(string)) (lock *Lock, left time.Duration, err error, marked bool) {
+func (l *Locker) round1(ctx context.Context, key string, ttl time.Duration, h attemptHooks) (lock *Lock, left time.Duration, err error, marked bool) {
 	value, err := l.newValue()
 	if err != nil {
 		return nil, 0, err, false
 	}
-	if note != nil {
-		note(value)
+	if h.note != nil {
+		h.note(value)
 	}
 	rkey, fkey := l.lockKey(key), l.fenceKey(key)
 	seq := quorum.NewSeq(len(l.nodes))
@@ -164,7 +165,7 @@ func (l *Locker) round1(ctx context.Context, key string, ttl time.Duration, note
 	case res.Outcome == quorum.Reached:
 		return nil, 0, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl), false
 	case l.heldElsewhere(res):
-		return nil, l.holderLeft(res), ErrNotObtained, false
+		return nil, l.holderLeft(res, h.ours), ErrNotObtained, false
 	}
 	return nil, 0, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res)), marked
 }
@@ -199,11 +200,16 @@ func (l *Locker) fence(ctx context.Context, key, fkey string, seq *quorum.Seq, r
 
 // holderLeft estimates, from the remaining times the holder's nodes gave,
 // how long until a quorum of nodes could be free: with f nodes not held, the
-// (q-f)-th earliest expiry among the held ones. 0 when unknown.
-func (l *Locker) holderLeft(res quorum.Result) time.Duration {
+// (q-f)-th earliest expiry among the held ones. Nodes held by ours (the
+// failed attempts of fellow waiters, which clean up at once) count as free.
+// 0 when unknown.
+func (l *Locker) holderLeft(res quorum.Result, ours func(string) bool) time.Duration {
 	var held []int64
 	for _, r := range res.Replies {
 		if r.Vote == quorum.No {
+			if ours != nil && ours(r.Text) {
+				continue
+			}
 			if r.Value < 0 {
 				return 0 // no expiry reported, or no script reply
 			}
@@ -216,6 +222,13 @@ func (l *Locker) holderLeft(res quorum.Result) time.Duration {
 	}
 	slices.Sort(held)
 	return time.Duration(held[k-1]) * time.Millisecond
+}
+
+// attemptHooks let a waiter follow its attempts: note learns an attempt's
+// value before its round; ours tells a fellow waiter's value.
+type attemptHooks struct {
+	note func(value string)
+	ours func(value string) bool
 }
 
 // cleanup removes value, in the background, from the nodes in only (all

@@ -33,7 +33,6 @@ const defaultLinger = 10 * time.Second
 // keyQueue is the waiters of one key, first come first served.
 type keyQueue struct {
 	waiters []*waiter
-	last    string        // value of the last release that woke someone
 	ready   chan struct{} // closed once a node confirmed the subscription
 	readied bool
 }
@@ -142,18 +141,33 @@ func (r *waitRoom) markReady(q *keyQueue) {
 	}
 }
 
-// released passes on a release announced on channel: one waiter is woken,
-// unless nobody waits, another node already announced the same release,
-// or it is a waiter's own clean-up.
+// released passes on a release announced on channel: it wakes the longest
+// waiter, unless a waiter woken earlier has not tried yet (every node
+// announces a release: one wake-up at a time is enough, and no stampede),
+// nobody waits, or it is the clean-up of a waiter's own failed attempt. A
+// woken waiter that finds the lock still held on some nodes (their release
+// had not landed yet) is woken again by their announcements.
 func (r *waitRoom) released(channel, value string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	q := r.keys[channel]
-	if q == nil || value == q.last || ownedBy(q, value) {
+	if q == nil || ownedBy(q, value) {
 		return
 	}
-	q.last = value
+	for _, w := range q.waiters {
+		if len(w.wake) > 0 {
+			return
+		}
+	}
 	wakeOne(q)
+}
+
+// owns reports whether value is that of an attempt of one of the waiters
+// of w's key.
+func (r *waitRoom) owns(w *waiter, value string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return ownedBy(w.q, value)
 }
 
 // ownedBy reports whether value is that of a waiter's own attempt.

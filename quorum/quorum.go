@@ -46,6 +46,7 @@ type Reply struct {
 	Vote  Vote
 	Value int64         // a number the call wants to pass back (a remaining time, say)
 	Extra int64         // a second one (a fencing counter, say)
+	Text  string        // and a string (the value found on the node, say)
 	Err   error         // why the node failed, with Vote == Failed
 	Took  time.Duration // from the call's start on that node to its answer
 }
