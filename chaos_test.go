@@ -214,3 +214,14 @@ func TestChaosRestartQuarantineCampaign(t *testing.T) {
 		t.Errorf("%d restarts, %d obtains: the campaign did not exercise the quarantine", r.Faults[chaos.RestartInstant], r.Obtains)
 	}
 }
+
+// TestChaosDelayedRestartsStayLive: nodes crash and come back empty after
+// the longest ttl, over and over; the restart quarantine holds each one out
+// a little longer, and locks are still obtained throughout.
+func TestChaosDelayedRestartsStayLive(t *testing.T) {
+	r := runCampaign(t, chaos.Config{Faults: []chaos.Kind{chaos.CrashDelayed}})
+	checkInsideModel(t, r)
+	if r.Faults[chaos.CrashDelayed] == 0 {
+		t.Errorf("no delayed restart happened")
+	}
+}

@@ -75,7 +75,7 @@ func runChaos(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg.Faults, cfg.Seed, cfg.Duration = mix, *seed, *duration
-	cfg.Options = []quorumlock.Option{quorumlock.WithRestartQuarantine(*quar)}
+	cfg.NoQuarantine = !*quar
 	if *real {
 		path, ok := redisproc.Available()
 		if !ok {

@@ -17,22 +17,23 @@ import (
 
 // Config describes a campaign. Zero fields take the defaults in brackets.
 type Config struct {
-	Nodes       int           // Redis nodes [5]
-	Lockers     int           // service instances, each a Locker with its own links [3]
-	Clients     int           // goroutines spread over the Lockers [8]
-	Duration    time.Duration // [10s]
-	Seed        uint64        // the fault schedule and the workload's choices; 0: random
-	Faults      []Kind        // the mix; nil: none
-	TTL         time.Duration // of every lock, and the longest [1s]
-	NodeTimeout time.Duration // [quorumlock's default]
-	Wait        time.Duration // how long a client waits for a held lock [TTL]
-	FaultEvery  time.Duration // mean time between faults [TTL/4]
-	Keys        int           // keys the contending clients share [2]
-	RedisPath   string        // run redis-server processes instead of miniredis
-	Fencing     bool          // locks carry fencing tokens; each act writes them to a fenced store
-	Progress    io.Writer     // a line per second while it runs; nil: quiet
-	Log         io.Writer     // every fault as it happens; nil: quiet
-	Options     []quorumlock.Option
+	Nodes        int           // Redis nodes [5]
+	Lockers      int           // service instances, each a Locker with its own links [3]
+	Clients      int           // goroutines spread over the Lockers [8]
+	Duration     time.Duration // [10s]
+	Seed         uint64        // the fault schedule and the workload's choices; 0: random
+	Faults       []Kind        // the mix; nil: none
+	TTL          time.Duration // of every lock, and the longest [1s]
+	NodeTimeout  time.Duration // [quorumlock's default]
+	Wait         time.Duration // how long a client waits for a held lock [TTL]
+	FaultEvery   time.Duration // mean time between faults [TTL/4]
+	Keys         int           // keys the contending clients share [2]
+	RedisPath    string        // run redis-server processes instead of miniredis
+	Fencing      bool          // locks carry fencing tokens; each act writes them to a fenced store
+	Progress     io.Writer     // a line per second while it runs; nil: quiet
+	Log          io.Writer     // every fault as it happens; nil: quiet
+	NoQuarantine bool          // turn the Lockers' restart quarantine off (Redlock as published)
+	Options      []quorumlock.Option
 }
 
 func (c *Config) defaults() error {
@@ -107,6 +108,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.Fencing {
 			opts = append(opts, quorumlock.WithFencing())
 		}
+		if cfg.NoQuarantine {
+			opts = append(opts, quorumlock.WithRestartQuarantine(false))
+		}
 		if lockers[i], err = quorumlock.NewFromURLs(cluster.URLs(i), opts...); err != nil {
 			return nil, err
 		}
@@ -158,8 +162,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() { sched.run(runCtx) })
+	var wg, faults sync.WaitGroup
+	faults.Go(func() { sched.run(runCtx) })
 	for _, w := range workers {
 		wg.Go(func() { w.run(runCtx) })
 	}
@@ -167,7 +171,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Go(func() { progress(runCtx, cfg.Progress, clock, workers, cfg.Duration) })
 	}
 	wg.Wait()
-	elapsed := clock.Since()
+	elapsed := clock.Since() // the workers stopped; the faults heal next
+	faults.Wait()
 
 	// Everything healed and closed: every key must expire within the ttl.
 	closeLockers()

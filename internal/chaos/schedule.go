@@ -103,7 +103,20 @@ func (s *scheduler) inject(ctx context.Context, k Kind) {
 	case CrashDelayed:
 		d := s.cfg.TTL + s.hold(ttl/10, ttl/2) // longer than the longest ttl
 		s.logf("%s: node %d down for %v, back empty", k, i, d)
-		s.goHeal(context.WithoutCancel(ctx), d, func() { s.note(s.c.Crash(i)) }, func() { s.note(s.c.Restart(i, false)); done() })
+		s.goHeal(context.WithoutCancel(ctx), d, func() { s.note(s.c.Crash(i)) }, func() {
+			s.note(s.c.Restart(i, false))
+			if !s.cfg.NoQuarantine {
+				// Back without its data, the node abstains for the longest ttl
+				// (and a second: uptime's granularity) since it started: it is
+				// still out of the quorum, and counts against the budget.
+				s.wg.Go(func() {
+					time.Sleep(s.cfg.TTL + time.Second + s.cfg.NodeTimeout)
+					done()
+				})
+				return
+			}
+			done()
+		})
 	case Hang:
 		d := s.hold(ttl/10, ttl)
 		s.logf("%s: node %d for %v", k, i, d)

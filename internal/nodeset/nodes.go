@@ -36,8 +36,9 @@ func (e Entry) String() string {
 // MarkerKey is the node marker of quorumlock's default key prefix.
 const MarkerKey = "quorumlock:node"
 
-// Marker is a node marker as quorumlock writes it: the longest ttl granted
-// (a minute) and a time an hour ago, as on nodes long in service.
+// Marker is a node marker as quorumlock writes it, as on nodes long in
+// service: made an hour ago; the longest ttl granted, 1ms, is raised by the
+// first lock granted with a longer one.
 func Marker() string {
-	return "60000:" + strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
+	return "1:" + strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
 }
