@@ -155,7 +155,7 @@ func ClockJumpOnNode(opts ...quorumlock.Option) (Outcome, error) {
 	return bareQuorumLoss(true, opts)
 }
 
-// PausedClient: A obtains a short lock and pauses past its validity (a GC
+// PausedClient runs a paused-client schedule: A obtains a short lock and pauses past its validity (a GC
 // pause, a SIGSTOP); B obtains it once it expired; A wakes and acts without
 // checking, while B holds the lock.
 func PausedClient(opts ...quorumlock.Option) (Outcome, error) {
@@ -179,7 +179,7 @@ func PausedClient(opts ...quorumlock.Option) (Outcome, error) {
 	return s.outcome(), nil
 }
 
-// HolderCrash: with two of five nodes down, A obtains a lock and crashes
+// HolderCrash runs a crashed-holder schedule: with two of five nodes down, A obtains a lock and crashes
 // without releasing it; B waits for it. It returns how long after A's crash
 // B got the lock: liveness asks for at most about the ttl.
 func HolderCrash(ttl time.Duration, opts ...quorumlock.Option) (time.Duration, Outcome, error) {
