@@ -45,11 +45,7 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 			}
 			n.quarantine.set(time.Time{})
 		}
-		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-			v, err := c.Eval(acquireScript, a...)
-			if err != nil {
-				return quorum.Reply{}, err
-			}
+		return l.onNode(ctx, i, acquireScript, a, func(v any) (quorum.Reply, error) {
 			r, ok := v.([]any)
 			if !ok || len(r) < 5 {
 				return quorum.Reply{}, fmt.Errorf("unexpected acquire reply %v", v)
@@ -73,11 +69,10 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 
 // fenceCall raises the key's fencing counter to token.
 func (l *Locker) fenceCall(fkey string, token uint64) quorum.Call {
-	t := strconv.FormatUint(token, 10)
+	args := []any{fkey, strconv.FormatUint(token, 10)}
 	return func(ctx context.Context, i int) quorum.Reply {
-		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-			_, err := c.Eval(fenceScript, fkey, t)
-			return voteIf(err == nil), err
+		return l.onNode(ctx, i, fenceScript, args, func(any) (quorum.Reply, error) {
+			return voteIf(true), nil
 		})
 	}
 }
@@ -95,8 +90,8 @@ func (l *Locker) releaseCall(rkey, value string, only []bool) quorum.Call {
 		if only != nil && !only[i] {
 			return quorum.Reply{Vote: quorum.No}
 		}
-		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-			n, err := evalInt(c.Eval(releaseScript, args...))
+		return l.onNode(ctx, i, releaseScript, args, func(v any) (quorum.Reply, error) {
+			n, err := evalInt(v)
 			return voteIf(n == 1), err
 		})
 	}
@@ -104,9 +99,10 @@ func (l *Locker) releaseCall(rkey, value string, only []bool) quorum.Call {
 
 // ttlCall asks for the remaining milliseconds of the key where it holds value.
 func (l *Locker) ttlCall(rkey, value string) quorum.Call {
+	args := []any{rkey, value}
 	return func(ctx context.Context, i int) quorum.Reply {
-		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-			ms, err := evalInt(c.Eval(ttlScript, rkey, value))
+		return l.onNode(ctx, i, ttlScript, args, func(v any) (quorum.Reply, error) {
+			ms, err := evalInt(v)
 			if err != nil || ms < 0 && ms != -1 {
 				return quorum.Reply{Vote: quorum.No}, err
 			}
@@ -121,23 +117,23 @@ func (l *Locker) ttlCall(rkey, value string) quorum.Call {
 // refreshCall sets the key's remaining time to ttl where it holds value, and
 // takes it again where it is gone.
 func (l *Locker) refreshCall(rkey, value string, ttl time.Duration) quorum.Call {
-	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
+	args := []any{rkey, value, strconv.FormatInt(ttl.Milliseconds(), 10), "1"}
 	return func(ctx context.Context, i int) quorum.Reply {
-		return l.onNode(ctx, i, func(c redsyncredis.Conn) (quorum.Reply, error) {
-			n, err := evalInt(c.Eval(refreshScript, rkey, value, ms, "1"))
+		return l.onNode(ctx, i, refreshScript, args, func(v any) (quorum.Reply, error) {
+			n, err := evalInt(v)
 			return voteIf(n > 0), err
 		})
 	}
 }
 
-// onNode runs fn on a connection to node i and turns an error into a failed vote.
-func (l *Locker) onNode(ctx context.Context, i int, fn func(redsyncredis.Conn) (quorum.Reply, error)) quorum.Reply {
-	conn, err := l.nodes[i].pool.Get(ctx)
-	if err != nil {
-		return quorum.Reply{Vote: quorum.Failed, Err: err}
+// onNode runs script on node i and lets decide read its reply; an error
+// makes a failed vote.
+func (l *Locker) onNode(ctx context.Context, i int, script *redsyncredis.Script, args []any, decide func(reply any) (quorum.Reply, error)) quorum.Reply {
+	v, err := l.eval(ctx, i, script, args...)
+	var r quorum.Reply
+	if err == nil {
+		r, err = decide(v)
 	}
-	defer conn.Close()
-	r, err := fn(conn)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
@@ -145,6 +141,44 @@ func (l *Locker) onNode(ctx context.Context, i int, fn func(redsyncredis.Conn) (
 		return quorum.Reply{Vote: quorum.Failed, Err: err}
 	}
 	return r
+}
+
+// eval runs script on node i through redsync's Conn.
+func (l *Locker) eval(ctx context.Context, i int, script *redsyncredis.Script, args ...any) (any, error) {
+	conn, err := l.nodes[i].pool.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return conn.Eval(script, args...)
+}
+
+// onEveryNode runs fn on every node in parallel, each under the node
+// timeout, and returns what each returned. A node whose fn has not returned
+// by then (its client ignores the context) is not waited for: its ok is
+// false, and its goroutine finishes in the background, counted by the
+// Locker. The caller is inside enter.
+func onEveryNode[T any](ctx context.Context, l *Locker, fn func(ctx context.Context, i int) T) (out []T, ok []bool) {
+	type answer struct {
+		i int
+		v T
+	}
+	answers := make(chan answer, len(l.nodes))
+	ctx, cancel := context.WithTimeout(ctx, l.opts.nodeTimeout)
+	defer cancel()
+	for i := range l.nodes {
+		l.bg.Go(func() { answers <- answer{i, fn(ctx, i)} })
+	}
+	out, ok = make([]T, len(l.nodes)), make([]bool, len(l.nodes))
+	for range l.nodes {
+		select {
+		case a := <-answers:
+			out[a.i], ok[a.i] = a.v, true
+		case <-ctx.Done():
+			return out, ok
+		}
+	}
+	return out, ok
 }
 
 func voteIf(yes bool) quorum.Reply {
@@ -155,10 +189,7 @@ func voteIf(yes bool) quorum.Reply {
 }
 
 // evalInt reads a script's integer reply.
-func evalInt(v any, err error) (int64, error) {
-	if err != nil {
-		return 0, err
-	}
+func evalInt(v any) (int64, error) {
 	n, ok := v.(int64)
 	if !ok {
 		return 0, fmt.Errorf("unexpected script reply %T", v)

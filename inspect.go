@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -47,13 +46,17 @@ func (l *Locker) Inspect(ctx context.Context, key string) (KeyStatus, error) {
 		return KeyStatus{}, err
 	}
 	defer l.bg.Done()
-	st := KeyStatus{Key: key, Nodes: make([]NodeStatus, len(l.nodes))}
 	rkey, fkey := l.lockKey(key), l.fenceKey(key)
-	var wg sync.WaitGroup
-	for i := range l.nodes {
-		wg.Go(func() { st.Nodes[i] = l.inspectNode(ctx, i, rkey, fkey) })
+	nodes, answered := onEveryNode(ctx, l, func(ctx context.Context, i int) NodeStatus {
+		return l.inspectNode(ctx, i, rkey, fkey)
+	})
+	st := KeyStatus{Key: key, Nodes: nodes}
+	for i, ok := range answered {
+		if !ok {
+			st.Nodes[i] = NodeStatus{Node: i, Addr: l.nodes[i].addr, Err: fmt.Errorf("no answer within the node timeout: %w", context.DeadlineExceeded)}
+		}
+		st.Nodes[i].Quarantined, _ = l.nodes[i].quarantine.abstains(l.opts.clock.Now())
 	}
-	wg.Wait()
 
 	counts := map[string]int{}
 	for _, n := range st.Nodes {
@@ -88,32 +91,11 @@ func (l *Locker) Inspect(ctx context.Context, key string) (KeyStatus, error) {
 	return st, nil
 }
 
+// inspectNode asks node i for the key's value, remaining time and fencing counter.
 func (l *Locker) inspectNode(ctx context.Context, i int, rkey, fkey string) NodeStatus {
-	n := &l.nodes[i]
-	s := NodeStatus{Node: i, Addr: n.addr}
-	s.Quarantined, _ = n.quarantine.abstains(l.opts.clock.Now())
-	nctx, cancel := context.WithTimeout(ctx, l.opts.nodeTimeout)
-	defer cancel()
-	done := make(chan struct{})
-	var v any
-	var err error
+	s := NodeStatus{Node: i, Addr: l.nodes[i].addr}
 	start := time.Now()
-	l.bg.Go(func() { // the node timeout holds whatever the client does; Close waits for it
-		defer close(done)
-		conn, cerr := n.pool.Get(nctx)
-		if cerr != nil {
-			err = cerr
-			return
-		}
-		defer conn.Close()
-		v, err = conn.Eval(inspectScript, rkey, fkey)
-	})
-	select {
-	case <-done:
-	case <-nctx.Done():
-		s.Err = fmt.Errorf("no answer within the node timeout: %w", nctx.Err())
-		return s
-	}
+	v, err := l.eval(ctx, i, inspectScript, rkey, fkey)
 	s.Latency = time.Since(start)
 	if err != nil {
 		s.Err = err

@@ -103,78 +103,74 @@ func (l *Locker) checkMarkers(ctx context.Context, res quorum.Result, ttl time.D
 		return false
 	}
 	ctx = context.WithoutCancel(ctx)
+	only := func(nodes []int, fn func(ctx context.Context, i int) bool) []bool {
+		done, ok := onEveryNode(ctx, l, func(ctx context.Context, i int) bool {
+			return slices.Contains(nodes, i) && fn(ctx, i)
+		})
+		for i := range done {
+			done[i] = done[i] && ok[i]
+		}
+		return done
+	}
+	all := make([]int, len(l.nodes))
+	for i := range all {
+		all[i] = i
+	}
 	if _, _, seen := l.marked(); !seen {
 		// Ask every node, not only those that answered the round in time.
-		l.forEachNode(ctx, func(nctx context.Context, i int) { l.readMarker(nctx, i) })
+		only(all, l.readMarker)
 	}
 	longest, age, seen := l.marked()
 	longest = max(longest, ttl)
+	mark := func(ctx context.Context, i int) bool { return l.mark(ctx, i, longest) == nil }
 	if !seen { // fresh nodes: mark them all
-		missing = missing[:0]
-		for i := range l.nodes {
-			missing = append(missing, i)
+		return slices.Contains(only(all, mark), true)
+	}
+
+	// A node lost nothing if it was up before the oldest marker was made.
+	// Both figures are whole seconds, hence the second of margin; a node
+	// that cannot tell its uptime (0) is taken to have just started.
+	ups, _ := onEveryNode(ctx, l, func(ctx context.Context, i int) time.Duration {
+		if !slices.Contains(missing, i) {
+			return 0
+		}
+		return uptime(ctx, l.nodes[i].client)
+	})
+	var fresh, suspects []int
+	for _, i := range missing {
+		if ups[i] >= age+time.Second {
+			fresh = append(fresh, i)
+		} else {
+			suspects = append(suspects, i)
 		}
 	}
-	var mu sync.Mutex
-	markedAny := false
-	l.forEachNode(ctx, func(nctx context.Context, i int) {
-		if !slices.Contains(missing, i) {
-			return
-		}
-		n := &l.nodes[i]
-		// The node lost nothing if it was up before the oldest marker was
-		// made. Both figures are whole seconds, hence the second of margin;
-		// a node that cannot tell its uptime (0) is taken to have just started.
-		up := uptime(nctx, n.client)
-		if seen && up < age+time.Second {
-			time.Sleep(2 * l.opts.nodeTimeout)
-			rctx, cancel := context.WithTimeout(ctx, l.opts.nodeTimeout)
-			present := l.readMarker(rctx, i)
-			cancel()
-			if present {
-				return // a racing client marked it: fresh after all
+	if len(suspects) > 0 {
+		time.Sleep(2 * l.opts.nodeTimeout) // time for a racing client to mark them
+		back := only(suspects, l.readMarker)
+		for _, i := range suspects {
+			if !back[i] {
+				l.quarantine(i, ups[i], longest)
 			}
-			left := longest - up + time.Second // uptime is in whole seconds
-			n.quarantine.set(l.opts.clock.Now().Add(left))
-			l.opts.logger.Warn("quorumlock: a node restarted without its data: it grants no lock until the longest ttl has passed since its start",
-				"node", n.addr, "uptime", up, "longest_ttl", longest, "abstains_for", left)
-			l.hooks.nodeEvent(NodeEvent{Op: "quarantine", Node: i, Addr: n.addr, Err: ErrRestartQuarantine})
-			return
 		}
-		if err := l.mark(nctx, i, longest); err != nil {
-			l.opts.logger.Debug("quorumlock: marking a node failed", "node", n.addr, "err", err)
-			return
-		}
-		mu.Lock()
-		markedAny = true
-		mu.Unlock()
-	})
-	return markedAny
+	}
+	return slices.Contains(only(fresh, mark), true)
 }
 
-// forEachNode runs fn on every node in parallel, each with the node
-// timeout, and waits.
-func (l *Locker) forEachNode(ctx context.Context, fn func(ctx context.Context, i int)) {
-	var wg sync.WaitGroup
-	for i := range l.nodes {
-		wg.Go(func() {
-			nctx, cancel := context.WithTimeout(ctx, l.opts.nodeTimeout)
-			defer cancel()
-			fn(nctx, i)
-		})
-	}
-	wg.Wait()
+// quarantine makes node i, up for up, abstain until longest has passed
+// since it started.
+func (l *Locker) quarantine(i int, up, longest time.Duration) {
+	n := &l.nodes[i]
+	left := longest - up + time.Second // uptime is in whole seconds
+	n.quarantine.set(l.opts.clock.Now().Add(left))
+	l.opts.logger.Warn("quorumlock: a node restarted without its data: it grants no lock until the longest ttl has passed since its start",
+		"node", n.addr, "uptime", up, "longest_ttl", longest, "abstains_for", left)
+	l.hooks.nodeEvent(NodeEvent{Op: "quarantine", Node: i, Addr: n.addr, Err: ErrRestartQuarantine})
 }
 
 // readMarker reads node i's marker, notes what it says, and reports whether
 // it is there.
 func (l *Locker) readMarker(ctx context.Context, i int) bool {
-	conn, err := l.nodes[i].pool.Get(ctx)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	v, err := conn.Eval(readMarkerScript, l.markerKey())
+	v, err := l.eval(ctx, i, readMarkerScript, l.markerKey())
 	r, ok := v.([]any)
 	if err != nil || !ok || len(r) != 2 || asInt(r[0]) < 0 {
 		return false
@@ -185,12 +181,7 @@ func (l *Locker) readMarker(ctx context.Context, i int) bool {
 
 // mark writes node i's marker where it is missing.
 func (l *Locker) mark(ctx context.Context, i int, longest time.Duration) error {
-	conn, err := l.nodes[i].pool.Get(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_, err = conn.Eval(markScript, l.markerKey(), strconv.FormatInt(longest.Milliseconds(), 10))
+	_, err := l.eval(ctx, i, markScript, l.markerKey(), strconv.FormatInt(longest.Milliseconds(), 10))
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -142,5 +143,40 @@ func TestRacingFirstLocksDoNotQuarantine(t *testing.T) {
 	wg.Wait()
 	if len(quarantined) != 0 {
 		t.Fatalf("fresh nodes quarantined: %v", quarantined)
+	}
+}
+
+// TestMarkerRaceIsNotARestart: a client's first lock finds two of five
+// nodes marked a moment ago (another client's first lock, still marking)
+// and three without a marker, whose uptime miniredis cannot tell. The other
+// client marks them while this one looks again: none is quarantined.
+func TestMarkerRaceIsNotARestart(t *testing.T) {
+	nodes := nodeset.Mini(t, 5)
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	for i, n := range nodes.Nodes {
+		n.M.Del(nodeset.MarkerKey)
+		if i < 2 {
+			n.M.Set(nodeset.MarkerKey, "1000:"+now)
+		}
+	}
+	var quarantined []int
+	l := newTestLocker(t, nodes, WithHooks(Hooks{Node: func(e NodeEvent) {
+		if e.Op == "quarantine" {
+			quarantined = append(quarantined, e.Node)
+		}
+	}}))
+	racer := time.AfterFunc(testNodeTimeout/2, func() { // the other client's marking lands
+		for _, n := range nodes.Nodes[2:] {
+			n.M.Set(nodeset.MarkerKey, "1000:"+now)
+		}
+	})
+	defer racer.Stop()
+	lock, err := l.ObtainContext(context.Background(), "k", time.Second, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock.Release()
+	if len(quarantined) != 0 {
+		t.Fatalf("nodes %v quarantined while another client was marking them", quarantined)
 	}
 }

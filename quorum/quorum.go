@@ -44,11 +44,10 @@ func (v Vote) String() string {
 // Reply is what one node answered.
 type Reply struct {
 	Vote  Vote
-	Value int64         // a number the call wants to pass back (a remaining time, say)
-	Extra int64         // a second one (a fencing counter, say)
-	Text  string        // and a string (the value found on the node, say)
-	Err   error         // why the node failed, with Vote == Failed
-	Took  time.Duration // from the call's start on that node to its answer
+	Value int64  // a number the call wants to pass back (a remaining time, say)
+	Extra int64  // a second one (a fencing counter, say)
+	Text  string // and a string (the value found on the node, say)
+	Err   error  // why the node failed, with Vote == Failed
 }
 
 // Outcome is how a round ended.
@@ -142,10 +141,7 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 					nctx = own
 				}
 			}
-			start := time.Now()
-			r := call(nctx, i)
-			r.Took = time.Since(start)
-			replies <- nodeReply{i, r}
+			replies <- nodeReply{i, call(nctx, i)}
 		}()
 	}
 
@@ -173,7 +169,7 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 		case <-timer.C:
 			for i := range res.Replies {
 				if res.Replies[i].Vote == Pending {
-					res.Replies[i] = Reply{Vote: Failed, Err: ErrTimeout, Took: cfg.Timeout}
+					res.Replies[i] = Reply{Vote: Failed, Err: ErrTimeout}
 					res.Failed++
 				}
 			}
