@@ -58,8 +58,7 @@ type LostEvent struct {
 
 func (h *Hooks) round(l *Locker, op, key string, res quorum.Result, took time.Duration) {
 	if h.Round != nil {
-		outcome := map[quorum.Outcome]string{quorum.Reached: "reached", quorum.Missed: "missed", quorum.Canceled: "canceled"}[res.Outcome]
-		h.Round(RoundEvent{Op: op, Key: key, Outcome: outcome, Yes: res.Yes, No: res.No, Failed: res.Failed, Took: took})
+		h.Round(RoundEvent{Op: op, Key: key, Outcome: res.Outcome.String(), Yes: res.Yes, No: res.No, Failed: res.Failed, Took: took})
 	}
 	if h.Node != nil && res.Failed > 0 {
 		for i, r := range res.Replies {

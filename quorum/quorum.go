@@ -60,6 +60,19 @@ const (
 	Canceled                    // the caller's context ended first
 )
 
+// String names the outcome: "reached", "missed" or "canceled".
+func (o Outcome) String() string {
+	switch o {
+	case Reached:
+		return "reached"
+	case Missed:
+		return "missed"
+	case Canceled:
+		return "canceled"
+	}
+	return "undecided"
+}
+
 // Config tells a round how many nodes must agree and how long to wait.
 type Config struct {
 	Quorum  int             // yes votes needed, 1..n
