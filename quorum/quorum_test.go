@@ -206,3 +206,62 @@ func TestCallOutlivesCancellation(t *testing.T) {
 		t.Fatalf("the call's context was cancelled with the caller: %v", err)
 	}
 }
+
+// TestSeqHoldsOrderWhenAWaitingCallIsCanceled: a round whose caller gives up
+// while its call on a node still waits for the previous call there must not
+// let the next round's call (a clean-up) start before that previous call has
+// returned: otherwise the clean-up can run before the call it cleans up after
+// lands, and leave the key behind.
+func TestSeqHoldsOrderWhenAWaitingCallIsCanceled(t *testing.T) {
+	seq := NewSeq(1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) }) // before wg.Wait: the slow call ends
+	landed, started := make(chan struct{}), make(chan struct{})
+	first := make(chan Result, 1)
+	go func() { // an acquire whose call on the node is slow
+		first <- Run(context.Background(), seq, Config{Quorum: 1, Timeout: time.Hour, Tracker: &wg}, func(context.Context, int) Reply {
+			close(started)
+			<-release
+			close(landed)
+			return Reply{Vote: Yes}
+		})
+	}()
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan Result, 1)
+	go func() { // the next round waits for it, and its caller gives up
+		second <- Run(ctx, seq, Config{Quorum: 1, Timeout: time.Hour, Tracker: &wg}, func(context.Context, int) Reply {
+			return Reply{Vote: Yes}
+		})
+	}()
+	time.Sleep(10 * time.Millisecond) // the second round is queued behind the first
+	cancel()
+	if r := <-second; r.Outcome != Canceled {
+		t.Fatalf("second round: %v, want Canceled", r.Outcome)
+	}
+	third := make(chan bool, 1)
+	go func() { // the clean-up
+		Run(context.Background(), seq, Config{Quorum: 1, Timeout: time.Hour, Tracker: &wg}, func(context.Context, int) Reply {
+			select {
+			case <-landed:
+				third <- true
+			default:
+				third <- false
+			}
+			return Reply{Vote: Yes}
+		})
+	}()
+	select {
+	case ok := <-third:
+		t.Fatalf("the clean-up ran while the slow call was still in flight (after it: %v)", ok)
+	case <-time.After(50 * time.Millisecond):
+	}
+	once.Do(func() { close(release) })
+	if !<-third {
+		t.Fatal("the clean-up ran before the slow call landed")
+	}
+	<-first
+}
