@@ -146,7 +146,11 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 					select {
 					case <-prev:
 					case <-ctx.Done():
+						// Nothing is sent, but the node's next call still
+						// waits for the previous one to return: a clean-up
+						// must never overtake the call it cleans up after.
 						replies <- nodeReply{i, Reply{Vote: Failed, Err: ctx.Err()}}
+						<-prev
 						return
 					}
 					own, cancel := detached(ctx, cfg.Timeout)
