@@ -17,7 +17,8 @@ var (
 	// may have restarted without its data, and the client decides. With
 	// ARGV[4] "1" it reads the fencing counter KEYS[3]. It returns {status,
 	// holder's pttl, counter, longest ttl, marker age in seconds, holder's
-	// value}: status 1 set, 0 taken (with the holder's remaining ms and value).
+	// value}: status 1 set (or already ours: a retry of this very call), 0
+	// taken (with the holder's remaining ms and value).
 	acquireScript = newScript(3, `local m, age = -1, 0
 if ARGV[3] ~= "" then
   local now = redis.call("time")[1]
@@ -34,8 +35,11 @@ if ARGV[3] ~= "" then
 end
 local f = 0
 if ARGV[4] == "1" then f = tonumber(redis.call("get", KEYS[3]) or "0") end
-if redis.call("set", KEYS[1], ARGV[1], "nx", "px", ARGV[2]) then return {1, 0, f, m, age} end
-return {0, redis.call("pttl", KEYS[1]), f, m, age, redis.call("get", KEYS[1]) or ""}`)
+local cur = redis.call("get", KEYS[1])
+if cur == ARGV[1] then return {1, 0, f, m, age} end
+if cur then return {0, redis.call("pttl", KEYS[1]), f, m, age, cur} end
+redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])
+return {1, 0, f, m, age}`)
 
 	// readMarkerScript reads the node's marker KEYS[1]: {longest ttl ms, age
 	// in seconds}, or {-1, 0} when it is missing.
