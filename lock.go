@@ -180,8 +180,9 @@ func (k *Lock) Refresh(ttl time.Duration) bool {
 // it is still valid on a quorum. It succeeds only if a quorum agreed before
 // the old validity ran out. Errors: ErrLockNotHeld once the lock is lost (it
 // is then removed from every node); a *QuorumError when too many nodes
-// failed, the lock staying valid until its old deadline; the context's error;
-// ErrInvalidTTL.
+// failed, or the context's error when ctx ended during the round: the lock
+// then stays valid until the earlier of its old deadline and the new ttl's
+// (the refresh may have landed on some nodes); ErrInvalidTTL.
 func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
 	if k == nil {
 		return ErrLockNotHeld
@@ -208,25 +209,60 @@ func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
 		k.lose()
 		return ErrLockNotHeld
 	}
+	if ctx.Err() != nil { // nothing sent: the lock stays as it was
+		return fmt.Errorf("quorumlock: refresh %q: %w", k.key, ctx.Err())
+	}
 	res := k.l.round(ctx, "refresh", k.key, k.seq, k.l.refreshCall(k.rkey, k.value, ttl))
 	now := clock.Now()
 	until := validUntil(start, ttl, k.l.opts.driftFactor)
 	switch {
 	case res.Outcome == quorum.Reached && now.Before(oldUntil) && now.Before(until):
-		k.mu.Lock()
-		k.ttl, k.until = ttl, until
-		if k.watch != nil && k.watch.timer != nil {
-			k.watch.timer.Reset(until.Sub(now))
+		if k.renew(ttl, until, now) {
+			return nil
 		}
-		k.mu.Unlock()
-		return nil
+		// Lost meanwhile (its validity ran out as the round ended): the
+		// nodes now hold it for the new ttl, and nobody will release it.
+		k.l.cleanup(k.seq, k.rkey, k.value, nil)
+		return ErrLockNotHeld
 	case res.Outcome == quorum.Canceled:
+		k.shorten(until)
 		return fmt.Errorf("quorumlock: refresh %q: %w", k.key, ctx.Err())
 	case res.Outcome == quorum.Missed && !k.l.heldElsewhere(res) && now.Before(oldUntil):
+		k.shorten(until)
 		return k.l.quorumError("refresh", k.key, res)
 	}
 	k.lose()
 	return ErrLockNotHeld
+}
+
+// renew records the validity a successful refresh granted, unless the lock
+// was lost meanwhile; it reports whether it did.
+func (k *Lock) renew(ttl time.Duration, until, now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done {
+		return false
+	}
+	k.ttl, k.until = ttl, until
+	if k.watch != nil && k.watch.timer != nil {
+		k.watch.timer.Reset(until.Sub(now))
+	}
+	return true
+}
+
+// shorten follows a refresh that did not succeed but may have landed on
+// some nodes: where it landed, the lock now expires at the refresh's ttl.
+// The validity becomes the earlier of the old one and the refresh's.
+func (k *Lock) shorten(until time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done || !until.Before(k.until) {
+		return
+	}
+	k.until = until
+	if k.watch != nil && k.watch.timer != nil {
+		k.watch.timer.Reset(until.Sub(k.l.opts.clock.Now()))
+	}
 }
 
 // state returns a consistent snapshot of the mutable fields.
