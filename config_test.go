@@ -34,6 +34,10 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"backoff inverted", []redis.UniversalClient{a}, []Option{WithRetryBackoff(time.Second, time.Millisecond)}, "retry backoff"},
 		{"nil clock", []redis.UniversalClient{a}, []Option{WithClock(nil)}, "clock is nil"},
 		{"nil option", []redis.UniversalClient{a}, []Option{nil}, "Option is nil"},
+		{"max ttl zero", []redis.UniversalClient{a}, []Option{WithMaxTTL(0)}, "max ttl"},
+		{"max ttl beyond a day", []redis.UniversalClient{a}, []Option{WithMaxTTL(25 * time.Hour)}, "max ttl"},
+		{"max ttl not whole milliseconds", []redis.UniversalClient{a}, []Option{WithMaxTTL(time.Second + 1)}, "max ttl"},
+		{"brace in the key prefix", []redis.UniversalClient{a}, []Option{WithKeyPrefix("app{1}:")}, "brace"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
