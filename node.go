@@ -3,6 +3,7 @@ package quorumlock
 import (
 	"fmt"
 	"net"
+	"reflect"
 	"strings"
 
 	redsyncredis "github.com/go-redsync/redsync/v4/redis"
@@ -79,7 +80,7 @@ func checkNodes(clients []redis.UniversalClient) error {
 	}
 	ids := make([]string, len(clients))
 	for i, c := range clients {
-		if c == nil {
+		if c == nil || isNilPointer(c) {
 			return fmt.Errorf("%w: node %d is nil", ErrInvalidConfig, i)
 		}
 		for j := range i {
@@ -105,4 +106,10 @@ func checkDistinct(ids []string) error {
 		seen[id] = i
 	}
 	return nil
+}
+
+// isNilPointer reports whether v holds a nil pointer (a typed nil client).
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

@@ -221,7 +221,9 @@ func (l *Locker) holderLeft(res quorum.Result, ours func(string) bool) time.Dura
 		return 0
 	}
 	slices.Sort(held)
-	return time.Duration(held[k-1]) * time.Millisecond
+	// No lock of ours lasts longer than the maximum ttl; a foreign key may,
+	// and must not overflow the waiter's pause.
+	return time.Duration(min(held[k-1], l.opts.maxTTL.Milliseconds())) * time.Millisecond
 }
 
 // attemptHooks let a waiter follow its attempts: note learns an attempt's
@@ -265,12 +267,17 @@ func (l *Locker) checkArgs(key string, ttl time.Duration) error {
 	return l.checkTTL(ttl)
 }
 
-// checkTTL rejects a ttl that is not positive, not whole milliseconds' worth,
-// or too short for the node timeout.
+// checkTTL rejects a ttl that is not positive, not whole milliseconds (the
+// nodes keep milliseconds), beyond the maximum, or too short for the node
+// timeout.
 func (l *Locker) checkTTL(ttl time.Duration) error {
 	switch {
 	case ttl < time.Millisecond:
 		return fmt.Errorf("%w: %v is less than 1ms", ErrInvalidTTL, ttl)
+	case ttl%time.Millisecond != 0:
+		return fmt.Errorf("%w: %v is not a whole number of milliseconds", ErrInvalidTTL, ttl)
+	case ttl > l.opts.maxTTL:
+		return fmt.Errorf("%w: %v is longer than the maximum %v (WithMaxTTL; KeepAlive holds a lock longer)", ErrInvalidTTL, ttl, l.opts.maxTTL)
 	case ttl <= 2*l.opts.nodeTimeout:
 		return fmt.Errorf("%w: %v is too short for the node timeout %v (ttl must exceed twice the node timeout)", ErrInvalidTTL, ttl, l.opts.nodeTimeout)
 	}

@@ -22,6 +22,8 @@ const (
 	DefaultMaxBackoff = 256 * time.Millisecond
 	// DefaultKeyPrefix is put before every key on the nodes.
 	DefaultKeyPrefix = "quorumlock:"
+	// DefaultMaxTTL is the longest ttl Obtain and Refresh accept.
+	DefaultMaxTTL = time.Hour
 )
 
 // Limits the options are checked against.
@@ -29,6 +31,7 @@ const (
 	maxDriftFactor = 0.5
 	maxNodeTimeout = time.Minute
 	maxBackoff     = time.Minute
+	maxMaxTTL      = 24 * time.Hour
 )
 
 // An Option configures a Locker in New, NewFromURLs or FromEnv.
@@ -37,6 +40,7 @@ type Option func(*options)
 type options struct {
 	driftFactor float64
 	nodeTimeout time.Duration
+	maxTTL      time.Duration
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
 	keyPrefix   string
@@ -53,6 +57,7 @@ func newOptions(opts []Option) (options, error) {
 	o := options{
 		driftFactor: DefaultDriftFactor,
 		nodeTimeout: DefaultNodeTimeout,
+		maxTTL:      DefaultMaxTTL,
 		minBackoff:  DefaultMinBackoff,
 		maxBackoff:  DefaultMaxBackoff,
 		keyPrefix:   DefaultKeyPrefix,
@@ -105,6 +110,23 @@ func WithNodeTimeout(d time.Duration) Option {
 	}
 }
 
+// WithMaxTTL sets the longest ttl Obtain and Refresh accept; a longer one
+// is refused with ErrInvalidTTL. A lock meant to last longer is kept alive
+// with KeepAlive instead. Every client of one set of nodes should use the
+// same maximum: a node that restarted without its data, when it cannot
+// learn from the other nodes how long the locks it forgot may last, grants
+// nothing until this long after its start. Default DefaultMaxTTL (1h);
+// allowed up to 24h.
+func WithMaxTTL(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 || d > maxMaxTTL || d%time.Millisecond != 0 {
+			o.invalid("max ttl %v is outside (0, %v] or not whole milliseconds", d, maxMaxTTL)
+			return
+		}
+		o.maxTTL = d
+	}
+}
+
 // WithRetryBackoff sets the pauses between attempts while Obtain waits: the
 // n-th pause is drawn at random from [d/2, d] with d = min * 2^n, capped at
 // max. Defaults DefaultMinBackoff (8ms) and DefaultMaxBackoff (256ms).
@@ -120,9 +142,16 @@ func WithRetryBackoff(min, max time.Duration) Option {
 
 // WithKeyPrefix sets the prefix put before every key on the nodes, to keep
 // locks apart from other data. Default DefaultKeyPrefix ("quorumlock:"); it
-// may be empty.
+// may be empty, and must not hold braces (they would decide which Redis
+// Cluster slot a lock's keys hash to).
 func WithKeyPrefix(prefix string) Option {
-	return func(o *options) { o.keyPrefix = prefix }
+	return func(o *options) {
+		if strings.ContainsAny(prefix, "{}") {
+			o.invalid("key prefix %q holds a brace: it would change the Cluster slot of a lock's keys", prefix)
+			return
+		}
+		o.keyPrefix = prefix
+	}
 }
 
 // WithLogger sets where the Locker logs: warnings for configuration it
