@@ -2,9 +2,11 @@ package quorumlock
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/quorumlock/quorumlock/internal/faultproxy"
 	"github.com/quorumlock/quorumlock/internal/nodeset"
 )
 
@@ -65,5 +67,94 @@ func TestFencesIncreaseAcrossQuorums(t *testing.T) {
 		if tokens[i] <= tokens[i-1] {
 			t.Fatalf("tokens %v are not strictly increasing", tokens)
 		}
+	}
+}
+
+// TestFenceWhenRoundsOverlap: a token must exceed the previous holder's
+// even when the next obtain's round began before the previous obtain had
+// written its token back. Three nodes, two clients with links of their own:
+//   - B's acquire lands on node 2 at once (counter 0), its call to node 0 is
+//     delayed;
+//   - A obtains on nodes 0 and 1 (node 2 is B's): token 1. Its write-back
+//     reaches nodes 1 and 2 (node 2 never granted A) but not node 0;
+//   - A releases; B's delayed call lands on node 0, free again, counter 0.
+//
+// Counting node 2's write-back let A return before node 0 knew of token 1,
+// and B then obtained with token 1 as well.
+func TestFenceWhenRoundsOverlap(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	var aLinks []*faultproxy.Proxy
+	for _, n := range nodes.Nodes {
+		aLinks = append(aLinks, n.Proxy)
+	}
+	var bURLs []string
+	var bLinks []*faultproxy.Proxy
+	for _, n := range nodes.Nodes {
+		p, err := faultproxy.New(n.M.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		bLinks = append(bLinks, p)
+		bURLs = append(bURLs, "redis://"+p.Addr())
+	}
+	var armed atomic.Bool
+	a := newTestLocker(t, nodes, WithFencing(), WithHooks(Hooks{Round: func(e RoundEvent) {
+		if e.Op == "obtain" && e.Outcome == "reached" && armed.Load() {
+			aLinks[0].Blackhole() // A's write-back does not reach node 0
+		}
+	}}))
+	b, err := NewFromURLs(bURLs, WithFencing(), WithLogger(nil), WithNodeTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	for _, l := range []*Locker{a, b} { // connections open, scripts loaded
+		warm, err := l.ObtainContext(context.Background(), "warm-up", 20*time.Second, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		warm.Release()
+	}
+	armed.Store(true)
+	rkey := a.lockKey("k")
+	bLinks[0].Delay(300 * time.Millisecond) // B reaches node 0 late
+	bLinks[1].Blackhole()                   // and node 1 not at all
+	type result struct {
+		lock *Lock
+		err  error
+	}
+	bDone := make(chan result, 1)
+	go func() {
+		lock, err := b.ObtainContext(context.Background(), "k", 20*time.Second, 0)
+		bDone <- result{lock, err}
+	}()
+	for !nodes.Nodes[2].M.Exists(rkey) { // B's key on node 2
+		time.Sleep(time.Millisecond)
+	}
+	lockA, err := a.ObtainContext(context.Background(), "k", 10*time.Second, 0)
+	aLinks[0].Heal()
+	var tokens []uint64
+	if err == nil {
+		tokens = append(tokens, lockA.Fence())
+		if err := lockA.ReleaseContext(context.Background()); err != nil {
+			t.Fatalf("A's release: %v", err)
+		}
+	}
+	r := <-bDone
+	for _, p := range bLinks {
+		p.Heal()
+	}
+	if r.err == nil {
+		tokens = append(tokens, r.lock.Fence())
+		r.lock.Release()
+	}
+	t.Logf("A: %v, B: %v, tokens %v", err, r.err, tokens)
+	if len(tokens) == 2 && tokens[1] <= tokens[0] {
+		t.Fatalf("A obtained with token %d, then B with %d: not increasing", tokens[0], tokens[1])
+	}
+	if len(tokens) == 0 {
+		t.Fatalf("nobody obtained: A %v, B %v", err, r.err)
 	}
 }
