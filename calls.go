@@ -67,10 +67,14 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 	}
 }
 
-// fenceCall raises the key's fencing counter to token.
-func (l *Locker) fenceCall(fkey string, token uint64) quorum.Call {
+// fenceCall raises the key's fencing counter to token on the nodes in
+// granted; the others vote no.
+func (l *Locker) fenceCall(fkey string, token uint64, granted []bool) quorum.Call {
 	args := []any{fkey, strconv.FormatUint(token, 10)}
 	return func(ctx context.Context, i int) quorum.Reply {
+		if !granted[i] {
+			return quorum.Reply{Vote: quorum.No}
+		}
 		return l.onNode(ctx, i, fenceScript, args, func(any) (quorum.Reply, error) {
 			return voteIf(true), nil
 		})

@@ -46,7 +46,7 @@ type NodeAnswer struct {
 // unwraps to the node errors, so errors.Is(err, context.DeadlineExceeded)
 // and the like work.
 type QuorumError struct {
-	Op      string // "obtain", "release", "refresh" or "ttl"
+	Op      string // "obtain", "fence" (the fencing write-back), "release", "refresh" or "ttl"
 	Key     string
 	Quorum  int
 	Answers []NodeAnswer

@@ -149,8 +149,10 @@ func (l *Locker) round1(ctx context.Context, key string, ttl time.Duration, h at
 	marked = l.checkMarkers(ctx, res, ttl)
 	until := validUntil(start, ttl, l.opts.driftFactor)
 	var token uint64
+	var wb quorum.Result // the fencing write-back
 	if res.Outcome == quorum.Reached && l.opts.fencing {
-		token, res = l.fence(ctx, key, fkey, seq, res)
+		token, wb = l.fence(ctx, key, fkey, seq, res)
+		res.Outcome = wb.Outcome // the clean-up below follows the acquire's votes
 	}
 	if res.Outcome == quorum.Reached && l.opts.clock.Now().Before(until) {
 		return &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until, token: token}, 0, nil, false
@@ -164,6 +166,8 @@ func (l *Locker) round1(ctx context.Context, key string, ttl time.Duration, h at
 		return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err()), false
 	case res.Outcome == quorum.Reached:
 		return nil, 0, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl), false
+	case wb.Outcome == quorum.Missed:
+		return nil, 0, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("fence", key, wb)), false
 	case l.heldElsewhere(res):
 		return nil, l.holderLeft(res, h.ours), ErrNotObtained, false
 	}
@@ -171,31 +175,20 @@ func (l *Locker) round1(ctx context.Context, key string, ttl time.Duration, h at
 }
 
 // fence picks the lock's token, one more than the highest counter of the
-// quorum that granted it, and raises the counters of a quorum to it. Any
-// later quorum shares a node with that one, so every later token is higher.
-// It returns the acquire round's result, missed if the write-back was.
+// nodes that granted the lock, and raises the counters of a quorum of those
+// same nodes to it: only there does the next holder's read come after the
+// write (docs/safety.md). It returns the token and the write-back's round.
 func (l *Locker) fence(ctx context.Context, key, fkey string, seq *quorum.Seq, res quorum.Result) (uint64, quorum.Result) {
 	var highest int64
-	for _, r := range res.Replies {
+	granted := make([]bool, len(res.Replies))
+	for i, r := range res.Replies {
 		if r.Vote == quorum.Yes {
 			highest = max(highest, r.Extra)
+			granted[i] = true
 		}
 	}
 	token := uint64(highest) + 1
-	wb := l.round(ctx, "fence", key, seq, l.fenceCall(fkey, token))
-	if wb.Outcome != quorum.Reached {
-		res.Outcome = wb.Outcome
-		if wb.Outcome == quorum.Missed {
-			// Report the write-back's failures, but clean up after the
-			// acquire: keep its yes votes.
-			for i, r := range wb.Replies {
-				if r.Vote == quorum.Failed && res.Replies[i].Vote != quorum.Yes {
-					res.Replies[i] = r
-				}
-			}
-		}
-	}
-	return token, res
+	return token, l.round(ctx, "fence", key, seq, l.fenceCall(fkey, token, granted))
 }
 
 // holderLeft estimates, from the remaining times the holder's nodes gave,
