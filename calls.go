@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	redsyncredis "github.com/go-redsync/redsync/v4/redis"
@@ -13,56 +14,51 @@ import (
 
 // The per-node calls of each round, through redsync's node abstraction.
 
-// acquireCall sets the key to value with the ttl where it is free (SET NX
-// PX). A node where the key is taken says how long the holder has left there
-// (the reply's Value, in ms; -1 unknown); with fencing, every node that
-// answers gives its counter (Extra). A node in restart quarantine abstains;
-// one whose marker is missing refuses, and is suspected.
+// acquireCall sets the key to value with the ttl where it is free. A node
+// where the key is taken says how long the holder has left there (the
+// reply's Value, in ms) and who it is (Text); with fencing, every node that
+// answers gives its counter (Extra). A node in restart quarantine fails with
+// ErrRestartQuarantine: pending (Err a *pendingError, with its id) or for
+// Value ms more; one that may not grant the ttl yet fails with errRaise.
 func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum.Call {
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
-	fence, mode := "0", "m"
+	fence, mode := "0", ""
 	if l.opts.fencing {
 		fence = "1"
 	}
 	if l.opts.quarantine {
 		mode = "q"
 	}
+	nonce := value[strings.LastIndexByte(value, '/')+1:]
 	// The arguments are built once a round, not once a node.
-	args := []any{rkey, l.marker, fkey, value, ms, mode, fence}
-	clusterArgs := []any{rkey, rkey, fkey, value, ms, "", fence} // no node-wide marker in a Cluster
+	args := []any{rkey, l.marker, fkey, value, ms, mode, fence, nonce}
+	clusterArgs := []any{rkey, rkey, fkey, value, ms, "", fence, nonce} // no node-wide marker in a Cluster
 	return func(ctx context.Context, i int) quorum.Reply {
-		n := &l.nodes[i]
 		a := args
-		if !n.single {
+		if !l.nodes[i].single {
 			a = clusterArgs
-		}
-		if abstain, ended := n.quarantine.abstains(l.opts.clock.Now()); abstain {
-			return quorum.Reply{Vote: quorum.Failed, Err: ErrRestartQuarantine}
-		} else if ended { // its forgotten locks have expired: it may grant again
-			longest, _, _ := l.marked()
-			if err := l.mark(ctx, i, max(longest, ttl)); err != nil {
-				return quorum.Reply{Vote: quorum.Failed, Err: err}
-			}
-			n.quarantine.set(time.Time{})
 		}
 		return l.onNode(ctx, i, acquireScript, a, func(v any) (quorum.Reply, error) {
 			r, ok := v.([]any)
-			if !ok || len(r) < 5 {
+			if !ok || len(r) != 4 {
 				return quorum.Reply{}, fmt.Errorf("unexpected acquire reply %v", v)
 			}
-			status, pttl, counter := asInt(r[0]), asInt(r[1]), asInt(r[2])
-			l.noteMarker(asInt(r[3]), time.Duration(asInt(r[4]))*time.Second)
+			status, ms, counter := asInt(r[0]), asInt(r[1]), asInt(r[2])
+			text, _ := r[3].(string)
 			switch status {
 			case 1:
 				return quorum.Reply{Vote: quorum.Yes, Extra: counter}, nil
+			case 0:
+				return quorum.Reply{Vote: quorum.No, Value: ms, Extra: counter, Text: text}, nil
 			case 2:
-				return quorum.Reply{Vote: quorum.Failed, Err: errNoMarker}, nil
+				return quorum.Reply{Vote: quorum.Failed, Err: &pendingError{id: text}}, nil
+			case 3:
+				left := time.Duration(ms) * time.Millisecond
+				return quorum.Reply{Vote: quorum.Failed, Value: ms, Err: quarantinedFor(left)}, nil
+			case 4:
+				return quorum.Reply{Vote: quorum.Failed, Err: errRaise}, nil
 			}
-			holder := ""
-			if len(r) > 5 {
-				holder, _ = r[5].(string)
-			}
-			return quorum.Reply{Vote: quorum.No, Value: pttl, Extra: counter, Text: holder}, nil
+			return quorum.Reply{}, fmt.Errorf("unexpected acquire status %d", status)
 		})
 	}
 }
@@ -119,12 +115,26 @@ func (l *Locker) ttlCall(rkey, value string) quorum.Call {
 }
 
 // refreshCall sets the key's remaining time to ttl where it holds value, and
-// takes it again where it is gone.
+// takes it again where it is gone. A node that may not grant the ttl yet
+// fails with errRaise.
 func (l *Locker) refreshCall(rkey, value string, ttl time.Duration) quorum.Call {
-	args := []any{rkey, value, strconv.FormatInt(ttl.Milliseconds(), 10), "1"}
+	mode := ""
+	if l.opts.quarantine {
+		mode = "q"
+	}
+	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
+	args := []any{rkey, l.marker, value, ms, "1", mode}
+	clusterArgs := []any{rkey, rkey, value, ms, "1", ""}
 	return func(ctx context.Context, i int) quorum.Reply {
-		return l.onNode(ctx, i, refreshScript, args, func(v any) (quorum.Reply, error) {
+		a := args
+		if !l.nodes[i].single {
+			a = clusterArgs
+		}
+		return l.onNode(ctx, i, refreshScript, a, func(v any) (quorum.Reply, error) {
 			n, err := evalInt(v)
+			if n == 4 {
+				return quorum.Reply{Vote: quorum.Failed, Err: errRaise}, nil
+			}
 			return voteIf(n > 0), err
 		})
 	}

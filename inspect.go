@@ -29,8 +29,11 @@ type NodeStatus struct {
 	Latency     time.Duration
 	Holder      string        // the value there; "" when free
 	Remaining   time.Duration // the key's remaining time there
-	Quarantined bool          // in restart quarantine, as this Locker knows
-	fence       uint64
+	Quarantined bool          // in restart quarantine, as the node says: not marked yet, or for QuarantineLeft more
+	// QuarantineLeft is how long the node stays quarantined; 0 when it is
+	// not, or when it waits to be marked.
+	QuarantineLeft time.Duration
+	fence          uint64
 }
 
 // Inspect asks every node, within the node timeout, who holds key and for
@@ -55,7 +58,6 @@ func (l *Locker) Inspect(ctx context.Context, key string) (KeyStatus, error) {
 		if !ok {
 			st.Nodes[i] = NodeStatus{Node: i, Addr: l.nodes[i].addr, Err: fmt.Errorf("no answer within the node timeout: %w", context.DeadlineExceeded)}
 		}
-		st.Nodes[i].Quarantined, _ = l.nodes[i].quarantine.abstains(l.opts.clock.Now())
 	}
 
 	counts := map[string]int{}
@@ -91,18 +93,25 @@ func (l *Locker) Inspect(ctx context.Context, key string) (KeyStatus, error) {
 	return st, nil
 }
 
-// inspectNode asks node i for the key's value, remaining time and fencing counter.
+// inspectNode asks node i for the key's value, remaining time, fencing
+// counter and restart quarantine.
 func (l *Locker) inspectNode(ctx context.Context, i int, rkey, fkey string) NodeStatus {
 	s := NodeStatus{Node: i, Addr: l.nodes[i].addr}
+	marker, mode := l.markerKey(), ""
+	if l.quarantine.on(i) {
+		mode = "q"
+	} else {
+		marker = rkey // no marker; one slot for a Cluster
+	}
 	start := time.Now()
-	v, err := l.eval(ctx, i, inspectScript, rkey, fkey)
+	v, err := l.eval(ctx, i, inspectScript, rkey, fkey, marker, mode)
 	s.Latency = time.Since(start)
 	if err != nil {
 		s.Err = err
 		return s
 	}
 	r, ok := v.([]any)
-	if !ok || len(r) != 3 {
+	if !ok || len(r) != 5 {
 		s.Err = fmt.Errorf("unexpected reply %v", v)
 		return s
 	}
@@ -111,5 +120,7 @@ func (l *Locker) inspectNode(ctx context.Context, i int, rkey, fkey string) Node
 		s.Remaining = time.Duration(ms) * time.Millisecond
 	}
 	s.fence = uint64(max(asInt(r[2]), 0))
+	s.Quarantined = asInt(r[3]) != 0
+	s.QuarantineLeft = time.Duration(asInt(r[4])) * time.Millisecond
 	return s
 }

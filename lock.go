@@ -213,6 +213,12 @@ func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
 		return fmt.Errorf("quorumlock: refresh %q: %w", k.key, ctx.Err())
 	}
 	res := k.l.round(ctx, "refresh", k.key, k.seq, k.l.refreshCall(k.rkey, k.value, ttl))
+	shortest := validUntil(start, ttl, k.l.opts.driftFactor) // where the first round landed
+	if _, raise := needs(res); raise && res.Outcome == quorum.Missed && k.l.quarantine.raise(ctx, ttl) {
+		// Nodes refused a ttl longer than they were told of; now announced.
+		start = clock.Now()
+		res = k.l.round(ctx, "refresh", k.key, k.seq, k.l.refreshCall(k.rkey, k.value, ttl))
+	}
 	now := clock.Now()
 	until := validUntil(start, ttl, k.l.opts.driftFactor)
 	switch {
@@ -225,10 +231,10 @@ func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
 		k.l.cleanup(k.seq, k.rkey, k.value, nil)
 		return ErrLockNotHeld
 	case res.Outcome == quorum.Canceled:
-		k.shorten(until)
+		k.shorten(shortest)
 		return fmt.Errorf("quorumlock: refresh %q: %w", k.key, ctx.Err())
 	case res.Outcome == quorum.Missed && !k.l.heldElsewhere(res) && now.Before(oldUntil):
-		k.shorten(until)
+		k.shorten(shortest)
 		return k.l.quorumError("refresh", k.key, res)
 	}
 	k.lose()

@@ -27,9 +27,9 @@ type Locker struct {
 	bg     sync.WaitGroup
 	room   waitRoom // tells waiters of releases
 
-	markers markerState // what the nodes' markers said
-	marker  string      // the node marker's key
-	hooks   Hooks
+	quarantine quarantine // bringing restarted nodes back (quarantine.go)
+	marker     string     // the node marker's key
+	hooks      Hooks
 }
 
 // New returns a Locker over the given clients, one per independent Redis
@@ -60,6 +60,7 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 		l.nodes[i] = newNode(c)
 	}
 	l.room.l, l.room.linger = l, defaultLinger
+	l.quarantine.l = l
 	l.marker = o.keyPrefix + "node"
 	if len(clients)%2 == 0 {
 		o.logger.Warn("quorumlock: an even number of nodes survives no more failures than one node fewer",

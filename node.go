@@ -14,16 +14,15 @@ import (
 // node is one independent Redis server of the Locker, reached through
 // redsync's node abstraction.
 type node struct {
-	pool       redsyncredis.Pool
-	client     redis.UniversalClient
-	addr       string // for messages; never holds credentials
-	single     bool   // one server (not a Cluster or Ring): it keeps a marker
-	quarantine *quarantine
+	pool   redsyncredis.Pool
+	client redis.UniversalClient
+	addr   string // for messages; never holds credentials
+	single bool   // one server (not a Cluster or Ring): it keeps a marker
 }
 
 func newNode(c redis.UniversalClient) node {
 	_, single := c.(*redis.Client)
-	return node{pool: goredis.NewPool(c), client: c, addr: clientAddr(c), single: single, quarantine: &quarantine{}}
+	return node{pool: goredis.NewPool(c), client: c, addr: clientAddr(c), single: single}
 }
 
 // clientAddr names a client by its server address(es).

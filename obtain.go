@@ -116,28 +116,32 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first s
 	}
 }
 
-// attempt runs one Redlock round: the same random value SET NX PX on every
-// node in parallel, obtained when a quorum said yes with validity left.
-// With fencing, a second round writes the new token back to a quorum before
-// the lock is reported obtained. When the lock is held elsewhere, it also
-// says how long until enough of the holder's keys expire for a quorum to be
-// free (0: unknown).
+// attempt obtains the lock in one or a few Redlock rounds: the same random
+// value set on every node in parallel, obtained when a quorum said yes with
+// validity left. With fencing, a second round writes the new token back to
+// a quorum before the lock is reported obtained. When nodes in restart
+// quarantine can be marked, or refused the ttl until it is announced, it
+// brings them back and tries again. When the lock is not obtained, it also
+// says how long until a quorum of nodes could grant it (0: unknown).
 func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, h attemptHooks) (*Lock, time.Duration, error) {
-	for tries := 1; ; tries++ {
-		lock, left, err, marked := l.round1(ctx, key, ttl, h)
-		if lock != nil || !marked || tries == 3 {
-			return lock, left, err
+	const tries = 4 // a new deployment: mark, announce and commit, then obtain
+	for try := 1; ; try++ {
+		res, lock, retryIn, err := l.try(ctx, key, ttl, h)
+		switch {
+		case lock != nil || l.heldElsewhere(res) || ctx.Err() != nil || !errors.Is(err, ErrNotObtained):
+			l.quarantine.repairLater(ctx, res, ttl) // for the next caller
+			return lock, retryIn, err
+		case try == tries || !l.quarantine.repair(ctx, res, ttl):
+			return nil, retryIn, err
 		}
-		// Nodes that had not been used were marked just now: once more.
 	}
 }
 
-// round1 is one attempt; marked reports that it found nodes never used
-// before, and marked them.
-func (l *Locker) round1(ctx context.Context, key string, ttl time.Duration, h attemptHooks) (lock *Lock, left time.Duration, err error, marked bool) {
+// try is one attempt; res is its acquire round.
+func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attemptHooks) (res quorum.Result, lock *Lock, retryIn time.Duration, err error) {
 	value, err := l.newValue()
 	if err != nil {
-		return nil, 0, err, false
+		return res, nil, 0, err
 	}
 	if h.note != nil {
 		h.note(value)
@@ -145,33 +149,33 @@ func (l *Locker) round1(ctx context.Context, key string, ttl time.Duration, h at
 	rkey, fkey := l.lockKey(key), l.fenceKey(key)
 	seq := quorum.NewSeq(len(l.nodes))
 	start := l.opts.clock.Now()
-	res := l.round(ctx, "obtain", key, seq, l.acquireCall(rkey, fkey, value, ttl))
-	marked = l.checkMarkers(ctx, res, ttl)
+	res = l.round(ctx, "obtain", key, seq, l.acquireCall(rkey, fkey, value, ttl))
 	until := validUntil(start, ttl, l.opts.driftFactor)
+	outcome := res.Outcome
 	var token uint64
 	var wb quorum.Result // the fencing write-back
-	if res.Outcome == quorum.Reached && l.opts.fencing {
+	if outcome == quorum.Reached && l.opts.fencing {
 		token, wb = l.fence(ctx, key, fkey, seq, res)
-		res.Outcome = wb.Outcome // the clean-up below follows the acquire's votes
+		outcome = wb.Outcome
 	}
-	if res.Outcome == quorum.Reached && l.opts.clock.Now().Before(until) {
-		return &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until, token: token}, 0, nil, false
+	if outcome == quorum.Reached && l.opts.clock.Now().Before(until) {
+		return res, &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until, token: token}, 0, nil
 	}
 
 	if only := mayHaveLanded(res); only != nil {
 		l.cleanup(seq, rkey, value, only)
 	}
 	switch {
-	case res.Outcome == quorum.Canceled:
-		return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err()), false
-	case res.Outcome == quorum.Reached:
-		return nil, 0, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl), false
+	case outcome == quorum.Canceled:
+		return res, nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
+	case outcome == quorum.Reached:
+		return res, nil, 0, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl)
 	case wb.Outcome == quorum.Missed:
-		return nil, 0, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("fence", key, wb)), false
+		return res, nil, 0, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("fence", key, wb))
 	case l.heldElsewhere(res):
-		return nil, l.holderLeft(res, h.ours), ErrNotObtained, false
+		return res, nil, l.whenFree(res, h.ours), ErrNotObtained
 	}
-	return nil, 0, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res)), marked
+	return res, nil, l.whenFree(res, h.ours), fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res))
 }
 
 // fence picks the lock's token, one more than the highest counter of the
@@ -191,32 +195,30 @@ func (l *Locker) fence(ctx context.Context, key, fkey string, seq *quorum.Seq, r
 	return token, l.round(ctx, "fence", key, seq, l.fenceCall(fkey, token, granted))
 }
 
-// holderLeft estimates, from the remaining times the holder's nodes gave,
-// how long until a quorum of nodes could be free: with f nodes not held, the
-// (q-f)-th earliest expiry among the held ones. Nodes held by ours (the
-// failed attempts of fellow waiters, which clean up at once) count as free.
-// 0 when unknown.
-func (l *Locker) holderLeft(res quorum.Result, ours func(string) bool) time.Duration {
-	var held []int64
+// whenFree estimates, from a round that missed, how long until a quorum of
+// nodes could grant the lock: the holder's keys and the nodes' restart
+// quarantines end, earliest first, until enough nodes are free. Nodes held
+// by ours (the failed attempts of fellow waiters, which clean up at once)
+// count as free. 0 when unknown.
+func (l *Locker) whenFree(res quorum.Result, ours func(string) bool) time.Duration {
+	var busy []int64
 	for _, r := range res.Replies {
-		if r.Vote == quorum.No {
-			if ours != nil && ours(r.Text) {
-				continue
-			}
-			if r.Value < 0 {
-				return 0 // no expiry reported, or no script reply
-			}
-			held = append(held, r.Value)
+		switch {
+		case r.Vote == quorum.No && ours != nil && ours(r.Text):
+		case r.Vote == quorum.No && r.Value < 0:
+			return 0 // no expiry reported, or no script reply
+		case r.Vote == quorum.No, r.Vote == quorum.Failed && r.Value > 0 && errors.Is(r.Err, ErrRestartQuarantine):
+			busy = append(busy, r.Value)
 		}
 	}
-	k := l.quorum - (len(l.nodes) - len(held))
-	if k < 1 || k > len(held) {
+	k := l.quorum - (len(l.nodes) - len(busy))
+	if k < 1 || k > len(busy) {
 		return 0
 	}
-	slices.Sort(held)
+	slices.Sort(busy)
 	// No lock of ours lasts longer than the maximum ttl; a foreign key may,
 	// and must not overflow the waiter's pause.
-	return time.Duration(min(held[k-1], l.opts.maxTTL.Milliseconds())) * time.Millisecond
+	return time.Duration(min(busy[k-1], l.opts.maxTTL.Milliseconds())) * time.Millisecond
 }
 
 // attemptHooks let a waiter follow its attempts: note learns an attempt's

@@ -187,12 +187,15 @@ func WithFencing() Option {
 	return func(o *options) { o.fencing = true }
 }
 
-// WithRestartQuarantine turns the restart quarantine on or off. When on, a
-// node that has come back from a restart without its data (its marker is
-// gone while other nodes keep theirs) grants no lock until the longest ttl
-// ever granted through the nodes has passed since it started, keeping
-// Redlock's delayed-restart rule for the operator. Default on; it costs
-// nothing while nodes keep their data.
+// WithRestartQuarantine turns the restart quarantine on or off. When on,
+// a node that comes back without its data grants no lock until every lock
+// it may have forgotten has expired: the longest ttl the other nodes were
+// told of, since it started (docs/safety.md). The nodes decide it
+// themselves from a marker key (<prefix>node); it costs nothing while they
+// keep their data, and a ttl longer than any before is announced to a
+// quorum once (two rounds) before its first use. Every client of one set of
+// nodes must use the same setting. Default on; off is Redlock as
+// published, which needs a crashed node to stay down for the longest ttl.
 func WithRestartQuarantine(on bool) Option {
 	return func(o *options) { o.quarantine = on }
 }

@@ -24,6 +24,15 @@ func TestConcurrentCallsArePipelined(t *testing.T) {
 	nodes := nodeset.Mini(t, 3)
 	l := newTestLocker(t, nodes)
 	ctx := context.Background()
+	warm, err := l.ObtainContext(ctx, "warm-up", time.Second, 0) // announces the ttl to the nodes
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Release()
+	settle(l)
+	for _, node := range l.nodes {
+		node.pool.(*hybridPool).pipelined.Store(0)
+	}
 	lock, err := l.ObtainContext(ctx, "alone", time.Second, 0)
 	if err != nil {
 		t.Fatal(err)

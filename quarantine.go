@@ -3,200 +3,367 @@ package quorumlock
 import (
 	"context"
 	"errors"
+	"fmt"
+	mrand "math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/quorumlock/quorumlock/quorum"
 )
 
-// ErrRestartQuarantine is the error of a node that came back from a restart
-// without its data and abstains from granting locks until the longest ttl
-// ever granted through the nodes has passed since it started: the locks it
-// forgot have expired by then. It still answers releases.
-var ErrRestartQuarantine = errors.New("quorumlock: node restarted without its data: in restart quarantine")
+// The restart quarantine (docs/safety.md): a node grants no lock until
+// every lock it may have forgotten has expired. Each node keeps its state
+// in its marker, <prefix>node, without expiry:
+//
+//	absent                   lost its data, or never used: grants nothing
+//	p:<id>                   pending, since the first call that found it absent
+//	<C>:<A>:<G>:<proof>      marked: grants ttls up to C ms once its clock
+//	                         (ms) passed G; A >= C is the longest ttl
+//	                         announced to it; proof lists the pending ids of
+//	                         a fresh marking
+//
+// The node decides in the acquire and refresh scripts; this file holds what
+// the clients do to bring a node back: mark a pending node on evidence, and
+// announce then commit a longer ttl.
 
-// errNoMarker is the answer of a node whose marker is missing.
-var errNoMarker = errors.New("the node's marker is missing: it may have restarted without its data")
+// ErrRestartQuarantine is the error of a node in restart quarantine: it
+// came back without its data (or is new) and grants no lock until every
+// lock it may have forgotten has expired, or until the other nodes have
+// told enough to mark it. It still answers releases.
+var ErrRestartQuarantine = errors.New("quorumlock: node in restart quarantine")
 
-// markerState is what the Locker learnt of the nodes' markers: the longest
-// ttl they granted, and when the oldest of them was made.
-type markerState struct {
-	mu       sync.Mutex
-	longest  time.Duration
-	oldest   time.Time // on the Locker's clock; zero: no marker seen
-	observed bool
+// errRaise is the error of a node that grants no ttl longer than the ones
+// announced to a quorum; the client announces the longer one and tries again.
+var errRaise = errors.New("the ttl is longer than any the nodes were told of: announcing it")
+
+// markerStatus is what a node's marker says, as read by readMarkerScript.
+type markerStatus struct {
+	read    bool // the node answered
+	pending bool
+	id      string // when pending
+	c, a    int64  // when marked
+	guard   time.Duration
+	proof   []string
 }
 
-// noteMarker keeps what a node said of its marker: the longest ttl granted
-// through it (ms; negative: no marker) and the marker's age.
-func (l *Locker) noteMarker(longestMS int64, age time.Duration) {
-	if longestMS < 0 {
+// The marker's scripts. A missing or unreadable marker becomes pending, with
+// an id unique to this start of the node: the node's time and the caller's
+// nonce.
+var (
+	// readMarkerScript reads KEYS[1]: {1, C, A, ms of quarantine left,
+	// proof} when marked, {0, 0, 0, 0, id} when pending. ARGV[1] is the nonce.
+	readMarkerScript = newScript(1, `local m = redis.call("get", KEYS[1])
+local c, a, g, p
+if m then c, a, g, p = string.match(m, "^(%d+):(%d+):(%d+):(.*)$") end
+if not c then
+  if not m or string.sub(m, 1, 2) ~= "p:" then
+    local t = redis.call("time")
+    m = "p:" .. t[1] .. "." .. t[2] .. "." .. ARGV[1]
+    redis.call("set", KEYS[1], m)
+  end
+  return {0, 0, 0, 0, string.sub(m, 3)}
+end
+local left = 0
+if g ~= "0" then
+  local t = redis.call("time")
+  left = math.max(tonumber(g) - (t[1] * 1000 + math.floor(t[2] / 1000)), 0)
+end
+return {1, tonumber(c), tonumber(a), left, p}`)
+
+	// markScript marks KEYS[1] if it is still pending with id ARGV[1]:
+	// mode ARGV[2] "f" (fresh), "j" (join) or "e" (evidence) with C ARGV[3],
+	// A ARGV[4] and proof ARGV[5]; "e" quarantines it until its start + A;
+	// "b" (bound) marks it with C 0 and A ARGV[6] only once it has been up
+	// that long. Its start is now - (uptime_in_seconds - 1s): Redis's uptime
+	// may exceed the true one by up to a second. It returns {1, ms of
+	// quarantine} when marked, {2, 0} when it is no longer pending with
+	// that id (marked by another client, or started again), {0, 0} when
+	// not marked.
+	markScript = newScript(1, `if redis.call("get", KEYS[1]) ~= "p:" .. ARGV[1] then return {2, 0} end
+local c, a, g, left = ARGV[3], ARGV[4], 0, 0
+if ARGV[2] == "e" or ARGV[2] == "b" then
+  local up, info = 0, redis.pcall("info", "server")
+  if type(info) == "string" then up = tonumber(string.match(info, "uptime_in_seconds:(%d+)") or "0") end
+  local safe = math.max(up - 1, 0) * 1000
+  if ARGV[2] == "b" then
+    if safe < tonumber(ARGV[6]) then return {0, 0} end
+    c, a = "0", ARGV[6]
+  else
+    left = tonumber(a) - safe
+    if left > 0 then
+      local t = redis.call("time")
+      g = t[1] * 1000 + math.floor(t[2] / 1000) + left
+    else
+      left = 0
+    end
+  end
+end
+redis.call("set", KEYS[1], c .. ":" .. a .. ":" .. string.format("%.0f", g) .. ":" .. ARGV[5])
+return {1, left}`)
+
+	// raiseScript raises a marked KEYS[1] for a ttl of ARGV[2] ms: with
+	// ARGV[1] "a" (announce) A to at least it; with "c" (commit) C to at
+	// least it, where A already is. 1 when done, 0 when not marked (or not
+	// announced).
+	raiseScript = newScript(1, `local m = redis.call("get", KEYS[1])
+if not m then return 0 end
+local c, a, rest = string.match(m, "^(%d+):(%d+):(%d+:.*)$")
+if not c then return 0 end
+c, a = tonumber(c), tonumber(a)
+local t = tonumber(ARGV[2])
+if ARGV[1] == "a" then
+  a = math.max(a, t)
+elseif a < t then
+  return 0
+else
+  c = math.max(c, t)
+end
+redis.call("set", KEYS[1], string.format("%.0f:%.0f:", c, a) .. rest)
+return 1`)
+)
+
+// quarantine is the clients' side of the restart quarantine for a Locker.
+type quarantine struct {
+	l         *Locker
+	repairing atomic.Bool // a repair runs in the background
+
+	mu     sync.Mutex
+	flight *repairFlight // the repair in progress, shared by concurrent callers
+}
+
+// repairFlight is one repair, shared by the callers that need it meanwhile.
+type repairFlight struct {
+	done    chan struct{}
+	changed bool
+}
+
+// on reports whether node i keeps a marker: the quarantine is on, and the
+// node is one server (a Cluster keeps no node-wide marker).
+func (q *quarantine) on(i int) bool { return q.l.opts.quarantine && q.l.nodes[i].single }
+
+// needs tells what an acquire or refresh round asks of the quarantine:
+// pending nodes to mark, a ttl to announce.
+func needs(res quorum.Result) (pending, raise bool) {
+	for _, r := range res.Replies {
+		var p *pendingError
+		pending = pending || errors.As(r.Err, &p)
+		raise = raise || errors.Is(r.Err, errRaise)
+	}
+	return pending, raise
+}
+
+// repair marks the pending nodes it can and announces and commits ttl where
+// nodes refused it; it reports whether a node may now grant what it did not,
+// so that another try may succeed. Concurrent callers share one repair: they
+// would read and write the same markers.
+func (q *quarantine) repair(ctx context.Context, res quorum.Result, ttl time.Duration) bool {
+	pending, raise := needs(res)
+	if !pending && !raise {
+		return false
+	}
+	q.mu.Lock()
+	if f := q.flight; f != nil {
+		q.mu.Unlock()
+		<-f.done // bounded: a few fan-outs, each within the node timeout
+		return f.changed
+	}
+	f := &repairFlight{done: make(chan struct{})}
+	q.flight = f
+	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		q.flight = nil
+		q.mu.Unlock()
+		close(f.done)
+	}()
+	ctx = context.WithoutCancel(ctx)
+	if pending {
+		var low bool // a node marked with C below ttl
+		f.changed, low = q.examine(ctx, ttl)
+		raise = raise || low
+	}
+	if raise {
+		f.changed = q.raise(ctx, ttl) || f.changed
+	}
+	return f.changed
+}
+
+// repairLater repairs in the background (one repair at a time), for a round
+// that succeeded without the nodes it found pending or short of ttl. The
+// caller is inside enter.
+func (q *quarantine) repairLater(ctx context.Context, res quorum.Result, ttl time.Duration) {
+	if p, r := needs(res); !p && !r || !q.repairing.CompareAndSwap(false, true) {
 		return
 	}
-	made := l.opts.clock.Now().Add(-age)
-	m := &l.markers
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.longest = max(m.longest, time.Duration(longestMS)*time.Millisecond)
-	if !m.observed || made.Before(m.oldest) {
-		m.oldest, m.observed = made, true
-	}
-}
-
-// marked reports the longest ttl granted and the age of the oldest marker,
-// and whether any marker was seen.
-func (l *Locker) marked() (longest, age time.Duration, seen bool) {
-	m := &l.markers
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.longest, l.opts.clock.Now().Sub(m.oldest), m.observed
-}
-
-// quarantine is a node's restart-quarantine state.
-type quarantine struct {
-	mu    sync.Mutex
-	until time.Time // abstains until then; zero: it does not
-}
-
-// abstains reports whether the node must not grant a lock now, and whether
-// its quarantine just ended, so that its marker must be written first.
-func (q *quarantine) abstains(now time.Time) (abstain, ended bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.until.IsZero() {
-		return false, false
-	}
-	return now.Before(q.until), !now.Before(q.until)
-}
-
-func (q *quarantine) set(until time.Time) {
-	q.mu.Lock()
-	q.until = until
-	q.mu.Unlock()
-}
-
-// checkMarkers looks at the nodes that refused because their marker is
-// missing, and reports whether it marked any (the caller tries again).
-//
-// When no node has a marker, the nodes are fresh (a new deployment): it
-// marks them all. Otherwise each such node is asked how long it has been
-// up: if it was up (by a second's margin) before the oldest marker was
-// made, it has lost nothing and is marked. Else it is given a moment, two
-// node timeouts, for a client marking fresh nodes at the same time (the
-// first locks of a new deployment, taken at once by several clients) to
-// reach it; if its marker is still missing, it may have restarted without
-// its data, and it abstains until the longest ttl has passed since it
-// started.
-func (l *Locker) checkMarkers(ctx context.Context, res quorum.Result, ttl time.Duration) bool {
-	var missing []int
-	for i, r := range res.Replies {
-		if r.Vote == quorum.Failed && errors.Is(r.Err, errNoMarker) {
-			missing = append(missing, i)
-		}
-	}
-	if len(missing) == 0 {
-		return false
-	}
-	ctx = context.WithoutCancel(ctx)
-	only := func(nodes []int, fn func(ctx context.Context, i int) bool) []bool {
-		done, ok := onEveryNode(ctx, l, func(ctx context.Context, i int) bool {
-			return slices.Contains(nodes, i) && fn(ctx, i)
-		})
-		for i := range done {
-			done[i] = done[i] && ok[i]
-		}
-		return done
-	}
-	all := make([]int, len(l.nodes))
-	for i := range all {
-		all[i] = i
-	}
-	if _, _, seen := l.marked(); !seen {
-		// Ask every node, not only those that answered the round in time.
-		only(all, l.readMarker)
-	}
-	longest, age, seen := l.marked()
-	longest = max(longest, ttl)
-	mark := func(ctx context.Context, i int) bool { return l.mark(ctx, i, longest) == nil }
-	if !seen { // fresh nodes: mark them all
-		return slices.Contains(only(all, mark), true)
-	}
-
-	// A node lost nothing if it was up before the oldest marker was made.
-	// Both figures are whole seconds, hence the second of margin; a node
-	// that cannot tell its uptime (0) is taken to have just started.
-	ups, _ := onEveryNode(ctx, l, func(ctx context.Context, i int) time.Duration {
-		if !slices.Contains(missing, i) {
-			return 0
-		}
-		return uptime(ctx, l.nodes[i].client)
+	q.l.bg.Go(func() {
+		defer q.repairing.Store(false)
+		q.repair(ctx, res, ttl)
 	})
-	var fresh, suspects []int
-	for _, i := range missing {
-		if ups[i] >= age+time.Second {
-			fresh = append(fresh, i)
-		} else {
-			suspects = append(suspects, i)
+}
+
+// examine reads every node's marker and marks the pending nodes the
+// answers give evidence for: all pending (a new deployment), a pending id
+// in a fresh marking's proof, N-q+1 other nodes marked, or an uptime past
+// the maximum ttl. usable reports a node that may grant now (marked without
+// quarantine, or by another client meanwhile); low a node marked with C
+// below ttl.
+func (q *quarantine) examine(ctx context.Context, ttl time.Duration) (usable, low bool) {
+	l := q.l
+	nonce := strconv.FormatUint(mrand.Uint64(), 36)
+	st, _ := onEveryNode(ctx, l, func(ctx context.Context, i int) markerStatus {
+		if !q.on(i) {
+			return markerStatus{}
+		}
+		return l.readMarker(ctx, i, nonce)
+	})
+	answered := func(i int) bool { return st[i].read }
+	var ids, all []int
+	for i := range l.nodes {
+		if !q.on(i) {
+			continue
+		}
+		all = append(all, i)
+		if answered(i) && st[i].pending {
+			ids = append(ids, i)
 		}
 	}
-	if len(suspects) > 0 {
-		time.Sleep(2 * l.opts.nodeTimeout) // time for a racing client to mark them
-		back := only(suspects, l.readMarker)
-		for _, i := range suspects {
-			if !back[i] {
-				l.quarantine(i, ups[i], longest)
+	type mark struct {
+		mode, c, a, proof string
+	}
+	marks := make([]*mark, len(l.nodes))
+	ms := func(d int64) string { return strconv.FormatInt(d, 10) }
+	if len(ids) == len(all) && len(all) > 0 { // every node answered, every node pending
+		proof := make([]string, len(ids))
+		for k, i := range ids {
+			proof[k] = st[i].id
+		}
+		for _, i := range ids {
+			marks[i] = &mark{"f", "0", ms(ttl.Milliseconds()), strings.Join(proof, ",")}
+		}
+	} else {
+		for _, y := range ids {
+			var known int
+			var c, a int64
+			var joined []string
+			for _, i := range all {
+				if i == y || !answered(i) || st[i].pending {
+					continue
+				}
+				known++
+				c, a = max(c, st[i].c), max(a, st[i].a)
+				if slices.Contains(st[i].proof, st[y].id) {
+					joined = st[i].proof
+				}
+			}
+			switch {
+			case joined != nil:
+				marks[y] = &mark{"j", ms(c), ms(a), strings.Join(joined, ",")}
+			case known >= len(l.nodes)-l.quorum+1:
+				marks[y] = &mark{"e", ms(c), ms(a), ""}
+			default:
+				marks[y] = &mark{"b", "0", "0", ""}
 			}
 		}
 	}
-	return slices.Contains(only(fresh, mark), true)
+	maxTTL := ms(l.opts.maxTTL.Milliseconds())
+	type result struct {
+		status int64 // as markScript's
+		left   time.Duration
+	}
+	done, ok := onEveryNode(ctx, l, func(ctx context.Context, i int) result {
+		m := marks[i]
+		if m == nil {
+			return result{}
+		}
+		v, err := l.eval(ctx, i, markScript, l.markerKey(), st[i].id, m.mode, m.c, m.a, m.proof, maxTTL)
+		r, _ := v.([]any)
+		if err != nil || len(r) != 2 {
+			return result{}
+		}
+		return result{asInt(r[0]), time.Duration(asInt(r[1])) * time.Millisecond}
+	})
+	for i, m := range marks {
+		if m == nil || !ok[i] {
+			continue
+		}
+		if done[i].status == 2 { // another client marked it meanwhile
+			usable = true
+		}
+		if done[i].status != 1 {
+			continue
+		}
+		c, _ := strconv.ParseInt(m.c, 10, 64)
+		low = low || c < ttl.Milliseconds()
+		usable = usable || done[i].left == 0
+		if left := done[i].left; left > 0 {
+			n := l.nodes[i]
+			l.opts.logger.Warn("quorumlock: a node restarted without its data: it grants no lock until the longest ttl has passed since its start",
+				"node", n.addr, "quarantined_for", left)
+			l.hooks.nodeEvent(NodeEvent{Op: "quarantine", Node: i, Addr: n.addr, Err: ErrRestartQuarantine})
+		}
+	}
+	return usable, low
 }
 
-// quarantine makes node i, up for up, abstain until longest has passed
-// since it started.
-func (l *Locker) quarantine(i int, up, longest time.Duration) {
-	n := &l.nodes[i]
-	left := longest - up + time.Second // uptime is in whole seconds
-	n.quarantine.set(l.opts.clock.Now().Add(left))
-	l.opts.logger.Warn("quorumlock: a node restarted without its data: it grants no lock until the longest ttl has passed since its start",
-		"node", n.addr, "uptime", up, "longest_ttl", longest, "abstains_for", left)
-	l.hooks.nodeEvent(NodeEvent{Op: "quarantine", Node: i, Addr: n.addr, Err: ErrRestartQuarantine})
-}
-
-// readMarker reads node i's marker, notes what it says, and reports whether
-// it is there.
-func (l *Locker) readMarker(ctx context.Context, i int) bool {
-	v, err := l.eval(ctx, i, readMarkerScript, l.markerKey())
-	r, ok := v.([]any)
-	if err != nil || !ok || len(r) != 2 || asInt(r[0]) < 0 {
+// raise announces ttl to the marked nodes and, once a quorum confirmed it,
+// commits it: only then does a node grant it. It reports whether a node
+// now grants ttl.
+func (q *quarantine) raise(ctx context.Context, ttl time.Duration) bool {
+	l := q.l
+	call := func(mode string) quorum.Call {
+		args := []any{l.markerKey(), mode, strconv.FormatInt(ttl.Milliseconds(), 10)}
+		return func(ctx context.Context, i int) quorum.Reply {
+			if !q.on(i) {
+				return quorum.Reply{Vote: quorum.No}
+			}
+			return l.onNode(ctx, i, raiseScript, args, func(v any) (quorum.Reply, error) {
+				n, err := evalInt(v)
+				return voteIf(n == 1), err
+			})
+		}
+	}
+	if res := l.round(ctx, "announce", "", quorum.NewSeq(len(l.nodes)), call("a")); res.Outcome != quorum.Reached {
 		return false
 	}
-	l.noteMarker(asInt(r[0]), time.Duration(asInt(r[1]))*time.Second)
-	return true
+	cfg := l.roundConfig()
+	cfg.Quorum = 1 // every commit is backed by the announce: take what lands
+	cfg.Settled = func([]quorum.Reply, int) bool { return false }
+	return l.roundWith(ctx, "commit", "", quorum.NewSeq(len(l.nodes)), cfg, call("c")).Yes > 0
 }
 
-// mark writes node i's marker where it is missing.
-func (l *Locker) mark(ctx context.Context, i int, longest time.Duration) error {
-	_, err := l.eval(ctx, i, markScript, l.markerKey(), strconv.FormatInt(longest.Milliseconds(), 10))
-	return err
+// readMarker reads node i's marker, making it pending when it is absent.
+func (l *Locker) readMarker(ctx context.Context, i int, nonce string) markerStatus {
+	v, err := l.eval(ctx, i, readMarkerScript, l.markerKey(), nonce)
+	r, ok := v.([]any)
+	if err != nil || !ok || len(r) != 5 {
+		return markerStatus{} // no answer: evidence of nothing
+	}
+	text, _ := r[4].(string)
+	if asInt(r[0]) == 0 {
+		return markerStatus{read: true, pending: true, id: text}
+	}
+	s := markerStatus{read: true, c: asInt(r[1]), a: asInt(r[2]), guard: time.Duration(asInt(r[3])) * time.Millisecond}
+	if text != "" {
+		s.proof = strings.Split(text, ",")
+	}
+	return s
 }
 
-// uptime asks a node how long it has been up; 0 when it cannot tell.
-func uptime(ctx context.Context, c redis.UniversalClient) time.Duration {
-	info, err := c.Info(ctx, "server").Result()
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "uptime_in_seconds:"); ok {
-			if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-				return time.Duration(s) * time.Second
-			}
-		}
-	}
-	return 0
+// pendingError is the error of a pending node: restarted without its data,
+// or new, and not marked yet.
+type pendingError struct{ id string }
+
+func (e *pendingError) Error() string {
+	return fmt.Sprintf("%v: not marked yet (restarted without its data, or new)", ErrRestartQuarantine)
+}
+
+func (e *pendingError) Unwrap() error { return ErrRestartQuarantine }
+
+// quarantinedFor is the error of a node quarantined for left more.
+func quarantinedFor(left time.Duration) error {
+	return fmt.Errorf("%w for %v more", ErrRestartQuarantine, left)
 }

@@ -4,13 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/quorumlock/quorumlock/internal/nodeset"
 )
+
+// quarantineLog records the nodes put in restart quarantine.
+type quarantineLog struct {
+	mu    sync.Mutex
+	nodes []int
+}
+
+func (g *quarantineLog) hooks() Option {
+	return WithHooks(Hooks{Node: func(e NodeEvent) {
+		if e.Op == "quarantine" {
+			g.mu.Lock()
+			g.nodes = append(g.nodes, e.Node)
+			g.mu.Unlock()
+		}
+	}})
+}
+
+func (g *quarantineLog) get() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]int(nil), g.nodes...)
+}
 
 // TestFreshNodesDoNotWait: nodes that have never seen quorumlock (no
 // markers anywhere) grant at once, and get their markers.
@@ -27,49 +49,51 @@ func TestFreshNodesDoNotWait(t *testing.T) {
 	lock.Release()
 	settle(l)
 	for i, n := range nodes.Nodes {
-		if !n.M.Exists(nodeset.MarkerKey) {
-			t.Fatalf("node %d has no marker after the first lock", i)
+		if v, _ := n.M.Get(nodeset.MarkerKey); !strings.HasPrefix(v, "1000:1000:0:") {
+			t.Fatalf("node %d's marker after the first lock is %q, want it granting and announcing 1s", i, v)
 		}
 	}
 }
 
 // TestRestartedNodeIsQuarantined: one node of three comes back without its
-// data while the others keep theirs. It must grant nothing until the longest
-// ttl has passed (miniredis cannot tell its uptime: the whole ttl), must
-// still answer releases, and must grant again afterwards.
+// data while the others keep theirs, which granted up to 500ms. It must
+// grant nothing for 500ms (miniredis cannot tell its uptime: since now),
+// must still answer releases, and must grant again afterwards.
 func TestRestartedNodeIsQuarantined(t *testing.T) {
 	nodes := nodeset.Mini(t, 3)
 	for _, n := range nodes.Nodes {
-		n.M.Set(nodeset.MarkerKey, "500:1") // longest ttl granted: 500ms, long ago
+		n.M.Set(nodeset.MarkerKey, "500:500:0:")
 	}
-	var quarantined []int
-	l := newTestLocker(t, nodes, WithHooks(Hooks{Node: func(e NodeEvent) {
-		if e.Op == "quarantine" {
-			quarantined = append(quarantined, e.Node)
-		}
-	}}))
+	var g quarantineLog
+	l := newTestLocker(t, nodes, g.hooks())
 	ctx := context.Background()
 	nodes.Nodes[0].M.FlushAll() // node 0 restarted empty
 
 	// Node 1 is held by another client: the lock needs node 0, which abstains.
-	nodes.Nodes[1].M.Set(DefaultKeyPrefix+"lock:{k}", "other")
-	_, err := l.ObtainContext(ctx, "k", 300*time.Millisecond, 0)
-	if !errors.Is(err, ErrNotObtained) || !errors.Is(err, ErrRestartQuarantine) && !errors.Is(err, errNoMarker) {
-		t.Fatalf("err = %v, want ErrNotObtained because node 0 abstains", err)
+	rkey := l.lockKey("k")
+	nodes.Set(1, nodeset.Held, rkey, time.Minute)
+	for try := range 2 {
+		_, err := l.ObtainContext(ctx, "k", 300*time.Millisecond, 0)
+		if !errors.Is(err, ErrNotObtained) || !errors.Is(err, ErrRestartQuarantine) {
+			t.Fatalf("attempt %d: err = %v, want ErrNotObtained because node 0 is in restart quarantine", try, err)
+		}
 	}
-	_, err = l.ObtainContext(ctx, "k", 300*time.Millisecond, 0)
-	if !errors.Is(err, ErrRestartQuarantine) {
-		t.Fatalf("second attempt: err = %v, want node 0 in restart quarantine", err)
+	if q := g.get(); len(q) != 1 || q[0] != 0 {
+		t.Fatalf("quarantine events for nodes %v, want [0]", q)
 	}
-	if len(quarantined) != 1 || quarantined[0] != 0 {
-		t.Fatalf("quarantine events for nodes %v, want [0]", quarantined)
-	}
-	if nodes.Nodes[0].M.Exists(DefaultKeyPrefix + "lock:{k}") {
+	if nodes.Nodes[0].M.Exists(rkey) {
 		t.Fatal("the quarantined node granted the lock")
+	}
+	st, err := l.Inspect(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Nodes[0]; !n.Quarantined || n.QuarantineLeft <= 0 || n.QuarantineLeft > 500*time.Millisecond {
+		t.Fatalf("Inspect says node 0: quarantined %v for %v, want for at most 500ms", n.Quarantined, n.QuarantineLeft)
 	}
 
 	// Releases still reach it: a lock held on nodes 1 and 2 is removed from all.
-	nodes.Nodes[1].M.Del(DefaultKeyPrefix + "lock:{k}")
+	nodes.Nodes[1].M.Del(rkey)
 	lock, err := l.ObtainContext(ctx, "j", 300*time.Millisecond, 0)
 	if err != nil {
 		t.Fatalf("nodes 1 and 2 are a quorum: %v", err)
@@ -81,17 +105,14 @@ func TestRestartedNodeIsQuarantined(t *testing.T) {
 		t.Fatal("the release skipped the quarantined node")
 	}
 
-	// After the longest ttl (500ms) it grants again, with its marker back.
-	time.Sleep(1600 * time.Millisecond) // 500ms + the second of margin for uptime's granularity
-	nodes.Nodes[1].M.Set(DefaultKeyPrefix+"lock:{k}", "other")
+	// After the longest ttl (500ms) it grants again.
+	time.Sleep(600 * time.Millisecond)
+	nodes.Set(1, nodeset.Held, rkey, time.Minute)
 	lock, err = l.ObtainContext(ctx, "k", 300*time.Millisecond, 0)
 	if err != nil {
 		t.Fatalf("after the quarantine: %v", err)
 	}
 	lock.Release()
-	if !nodes.Nodes[0].M.Exists(nodeset.MarkerKey) {
-		t.Fatal("the marker was not written back after the quarantine")
-	}
 }
 
 // TestQuarantineOff: with WithRestartQuarantine(false) a restarted node
@@ -117,21 +138,13 @@ func TestRacingFirstLocksDoNotQuarantine(t *testing.T) {
 	for _, n := range nodes.Nodes {
 		n.M.Del(nodeset.MarkerKey)
 	}
-	var mu sync.Mutex
-	var quarantined []string
-	hooks := WithHooks(Hooks{Node: func(e NodeEvent) {
-		if e.Op == "quarantine" {
-			mu.Lock()
-			quarantined = append(quarantined, e.Addr)
-			mu.Unlock()
-		}
-	}})
+	var g quarantineLog
 	var wg sync.WaitGroup
 	for c := range 6 {
-		l := newTestLocker(t, nodes, hooks)
+		l := newTestLocker(t, nodes, g.hooks())
 		wg.Go(func() {
 			for k := range 3 {
-				lock, err := l.ObtainContext(context.Background(), fmt.Sprintf("c%d-k%d", c, k), time.Second, 2*time.Second)
+				lock, err := l.ObtainContext(context.Background(), fmt.Sprintf("c%d-k%d", c, k), time.Second, 0)
 				if err != nil {
 					t.Errorf("client %d: %v", c, err)
 					return
@@ -141,42 +154,108 @@ func TestRacingFirstLocksDoNotQuarantine(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if len(quarantined) != 0 {
-		t.Fatalf("fresh nodes quarantined: %v", quarantined)
+	if q := g.get(); len(q) != 0 {
+		t.Fatalf("fresh nodes quarantined: %v", q)
 	}
 }
 
-// TestMarkerRaceIsNotARestart: a client's first lock finds two of five
-// nodes marked a moment ago (another client's first lock, still marking)
-// and three without a marker, whose uptime miniredis cannot tell. The other
-// client marks them while this one looks again: none is quarantined.
-func TestMarkerRaceIsNotARestart(t *testing.T) {
+// TestPendingNodesJoinAFreshMarking: a client that marked two of five new
+// nodes has not reached the other three yet; another client finds those
+// pending, with the ids the first one saw. They have granted nothing since:
+// they join the marking, without quarantine.
+func TestPendingNodesJoinAFreshMarking(t *testing.T) {
 	nodes := nodeset.Mini(t, 5)
-	now := strconv.FormatInt(time.Now().Unix(), 10)
-	for i, n := range nodes.Nodes {
+	for _, n := range nodes.Nodes {
 		n.M.Del(nodeset.MarkerKey)
-		if i < 2 {
-			n.M.Set(nodeset.MarkerKey, "1000:"+now)
-		}
 	}
-	var quarantined []int
-	l := newTestLocker(t, nodes, WithHooks(Hooks{Node: func(e NodeEvent) {
-		if e.Op == "quarantine" {
-			quarantined = append(quarantined, e.Node)
-		}
-	}}))
-	racer := time.AfterFunc(testNodeTimeout/2, func() { // the other client's marking lands
-		for _, n := range nodes.Nodes[2:] {
-			n.M.Set(nodeset.MarkerKey, "1000:"+now)
-		}
-	})
-	defer racer.Stop()
-	lock, err := l.ObtainContext(context.Background(), "k", time.Second, 2*time.Second)
+	var g quarantineLog
+	l := newTestLocker(t, nodes, g.hooks())
+	ctx := context.Background()
+	l.enter()
+	ids := make([]string, 5)
+	for i := range ids {
+		ids[i] = l.readMarker(ctx, i, "n").id
+	}
+	l.bg.Done()
+	for i := range 2 { // the first client's marks that landed
+		nodes.Nodes[i].M.Set(nodeset.MarkerKey, "0:1000:0:"+strings.Join(ids, ","))
+	}
+	lock, err := l.ObtainContext(ctx, "k", time.Second, 0)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("obtain: %v", err)
 	}
 	lock.Release()
-	if len(quarantined) != 0 {
-		t.Fatalf("nodes %v quarantined while another client was marking them", quarantined)
+	if q := g.get(); len(q) != 0 {
+		t.Fatalf("nodes %v quarantined", q)
+	}
+	for i := 2; i < 5; i++ {
+		if v, _ := nodes.Nodes[i].M.Get(nodeset.MarkerKey); !strings.Contains(v, ":0:"+ids[0]) {
+			t.Fatalf("node %d's marker %q: not joined to the fresh marking", i, v)
+		}
+	}
+}
+
+// TestMarkNeverLandsOnALaterStart: a mark decided about one start of a
+// node (its pending id) does nothing once the node started again.
+func TestMarkNeverLandsOnALaterStart(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	l := newTestLocker(t, nodes)
+	ctx := context.Background()
+	nodes.Nodes[0].M.FlushAll()
+	l.enter()
+	defer l.bg.Done()
+	old := l.readMarker(ctx, 0, "n")
+	if !old.pending || old.id == "" {
+		t.Fatalf("after a restart node 0 reads %+v, want pending with an id", old)
+	}
+	nodes.Nodes[0].M.FlushAll() // it starts again
+	now := l.readMarker(ctx, 0, "n")
+	if now.id == old.id {
+		t.Fatalf("two starts share the pending id %q", now.id)
+	}
+	for _, mode := range []string{"f", "j", "e"} {
+		v, err := l.eval(ctx, 0, markScript, l.markerKey(), old.id, mode, "0", "1000", "", "3600000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := v.([]any); asInt(r[0]) == 1 {
+			t.Fatalf("mode %s: marked with the id of an earlier start", mode)
+		}
+	}
+	if st := l.readMarker(ctx, 0, "n"); !st.pending || st.id != now.id {
+		t.Fatalf("node 0 reads %+v, want still pending as %q", st, now.id)
+	}
+}
+
+// TestLongerTTLIsAnnouncedFirst: a node grants a ttl longer than its C only
+// once a quorum was told of it. With two of three nodes hung, the announce
+// misses its quorum: no node may grant the longer ttl, though node 0 was
+// told of it.
+func TestLongerTTLIsAnnouncedFirst(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	for _, n := range nodes.Nodes {
+		n.M.Set(nodeset.MarkerKey, "1000:1000:0:")
+	}
+	l := newTestLocker(t, nodes)
+	nodes.Set(1, nodeset.Hung, "", 0)
+	nodes.Set(2, nodeset.Hung, "", 0)
+	if _, err := l.ObtainContext(context.Background(), "k", 5*time.Second, 0); err == nil {
+		t.Fatal("obtained with two of three nodes hung")
+	}
+	settle(l)
+	if v, _ := nodes.Nodes[0].M.Get(nodeset.MarkerKey); v != "1000:5000:0:" {
+		t.Fatalf("node 0's marker %q, want 5s announced and not granted", v)
+	}
+	nodes.Nodes[1].Proxy.Heal()
+	nodes.Nodes[2].Proxy.Heal()
+	lock, err := l.ObtainContext(context.Background(), "k", 5*time.Second, 0)
+	if err != nil {
+		t.Fatalf("with every node up: %v", err)
+	}
+	lock.Release()
+	for i, n := range nodes.Nodes {
+		if v, _ := n.M.Get(nodeset.MarkerKey); v != "5000:5000:0:" {
+			t.Fatalf("node %d's marker %q, want 5s announced and granted", i, v)
+		}
 	}
 }

@@ -10,51 +10,61 @@ import (
 // The scripts quorumlock runs on each node besides redsync's SET NX PX.
 // KEYS[1] is the lock's key, ARGV[1] the lock's random value.
 var (
-	// acquireScript is SET NX PX on KEYS[1] with value ARGV[1] and ttl
-	// ARGV[2] ms. With ARGV[3] "m" or "q" it keeps the node's marker
-	// KEYS[2], "<longest ttl granted here, ms>:<unix seconds it was made>";
-	// with "q" it refuses, status 2, where the marker is missing: the node
-	// may have restarted without its data, and the client decides. With
-	// ARGV[4] "1" it reads the fencing counter KEYS[3]. It returns {status,
-	// holder's pttl, counter, longest ttl, marker age in seconds, holder's
-	// value}: status 1 set (or already ours: a retry of this very call), 0
-	// taken (with the holder's remaining ms and value).
-	acquireScript = newScript(3, `local m, age = -1, 0
-if ARGV[3] ~= "" then
-  local now = redis.call("time")[1]
-  local made = now
-  local v = redis.call("get", KEYS[2])
-  if v then
-    local a, b = string.match(v, "^(%d+):(%d+)$")
-    m, made = tonumber(a or "0"), b or "0"
-  elseif ARGV[3] == "q" then
-    return {2, 0, 0, -1, 0}
-  end
-  if m < tonumber(ARGV[2]) then redis.call("set", KEYS[2], ARGV[2] .. ":" .. made) m = tonumber(ARGV[2]) end
-  age = tonumber(now) - tonumber(made)
-end
-local f = 0
+	// acquireScript sets KEYS[1] to the value ARGV[1] with a ttl of ARGV[2]
+	// ms where it is free, or finds it already set to it (a retry of this
+	// very call). With ARGV[3] "q" the node decides its restart quarantine
+	// from its marker KEYS[2] (quarantine.go): absent or pending, it
+	// refuses; quarantined, it refuses until its time passed the end; a ttl
+	// above what it may grant, it refuses. With ARGV[4] "1" it reads the
+	// fencing counter KEYS[3]. ARGV[5] is a nonce for a new pending id. It
+	// returns {status, ms, counter, text}: 1 set; 0 taken, with the holder's
+	// remaining ms and value; 2 pending, with its id; 3 quarantined, with
+	// the ms left; 4 the ttl must be announced first.
+	acquireScript = newScript(3, `local f = 0
 if ARGV[4] == "1" then f = tonumber(redis.call("get", KEYS[3]) or "0") end
 local cur = redis.call("get", KEYS[1])
-if cur == ARGV[1] then return {1, 0, f, m, age} end
-if cur then return {0, redis.call("pttl", KEYS[1]), f, m, age, cur} end
+if cur == ARGV[1] then return {1, 0, f, ""} end
+if ARGV[3] == "q" then
+  local m = redis.call("get", KEYS[2])
+  local c, g
+  if m then c, g = string.match(m, "^(%d+):%d+:(%d+):") end
+  if not c then
+    if not m or string.sub(m, 1, 2) ~= "p:" then
+      local t = redis.call("time")
+      m = "p:" .. t[1] .. "." .. t[2] .. "." .. ARGV[5]
+      redis.call("set", KEYS[2], m)
+    end
+    return {2, 0, f, string.sub(m, 3)}
+  end
+  if not cur and g ~= "0" then
+    local t = redis.call("time")
+    local left = tonumber(g) - (t[1] * 1000 + math.floor(t[2] / 1000))
+    if left > 0 then return {3, left, f, ""} end
+  end
+  if not cur and tonumber(c) < tonumber(ARGV[2]) then return {4, 0, f, ""} end
+end
+if cur then return {0, redis.call("pttl", KEYS[1]), f, cur} end
 redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])
-return {1, 0, f, m, age}`)
+return {1, 0, f, ""}`)
 
-	// readMarkerScript reads the node's marker KEYS[1]: {longest ttl ms, age
-	// in seconds}, or {-1, 0} when it is missing.
-	readMarkerScript = newScript(1, `local v = redis.call("get", KEYS[1])
-if not v then return {-1, 0} end
-local a, b = string.match(v, "^(%d+):(%d+)$")
-return {tonumber(a or "0"), tonumber(redis.call("time")[1]) - tonumber(b or "0")}`)
-
-	// markScript writes the node's marker KEYS[1] where it is missing, with
-	// longest ttl ARGV[1] and the node's time.
-	markScript = newScript(1, `redis.call("set", KEYS[1], ARGV[1] .. ":" .. redis.call("time")[1], "nx") return 1`)
-
-	// inspectScript reads the lock KEYS[1], its remaining ms and the
-	// fencing counter KEYS[2]: {value or "", pttl, counter}.
-	inspectScript = newScript(2, `return {redis.call("get", KEYS[1]) or "", redis.call("pttl", KEYS[1]), tonumber(redis.call("get", KEYS[2]) or "0")}`)
+	// inspectScript reads the lock KEYS[1], its remaining ms, the fencing
+	// counter KEYS[2] and, with ARGV[1] "q", the restart quarantine of the
+	// marker KEYS[3]: {value or "", pttl, counter, quarantine, ms left},
+	// quarantine 0 none, 1 pending (or no marker), 2 for the ms left. It
+	// changes nothing.
+	inspectScript = newScript(3, `local q, left = 0, 0
+if ARGV[1] == "q" then
+  local m = redis.call("get", KEYS[3])
+  local g = m and string.match(m, "^%d+:%d+:(%d+):")
+  if not g then
+    q = 1
+  elseif g ~= "0" then
+    local t = redis.call("time")
+    left = tonumber(g) - (t[1] * 1000 + math.floor(t[2] / 1000))
+    if left > 0 then q = 2 else left = 0 end
+  end
+end
+return {redis.call("get", KEYS[1]) or "", redis.call("pttl", KEYS[1]), tonumber(redis.call("get", KEYS[2]) or "0"), q, left}`)
 
 	// fenceScript raises the fencing counter KEYS[1] to ARGV[1] if lower.
 	fenceScript = newScript(1, `local c = tonumber(redis.call("get", KEYS[1]) or "0")
@@ -71,12 +81,22 @@ return 0`)
 	// ttlScript returns the key's remaining milliseconds if it holds our value, else -3.
 	ttlScript = newScript(1, `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pttl", KEYS[1]) else return -3 end`)
 
-	// refreshScript sets the remaining time to ARGV[2] ms where the value
-	// matches (1); where the key is gone and ARGV[3] is "1", takes it again (2); else 0.
-	refreshScript = newScript(1, `local v = redis.call("get", KEYS[1])
+	// refreshScript sets the remaining time of KEYS[1] to ARGV[2] ms where
+	// it holds the value ARGV[1] (1); where the key is gone and ARGV[3] is
+	// "1", takes it again (2); else 0. With ARGV[4] "q", the node's marker
+	// KEYS[2] must be marked (0 when not) and allow the ttl (4 when not:
+	// it must be announced first).
+	refreshScript = newScript(2, `local v = redis.call("get", KEYS[1])
+if v ~= ARGV[1] and not (v == false and ARGV[3] == "1") then return 0 end
+if ARGV[4] == "q" then
+  local m = redis.call("get", KEYS[2])
+  local c = m and string.match(m, "^(%d+):%d+:%d+:")
+  if not c then return 0 end
+  if tonumber(c) < tonumber(ARGV[2]) then return 4 end
+end
 if v == ARGV[1] then redis.call("pexpire", KEYS[1], ARGV[2]) return 1 end
-if v == false and ARGV[3] == "1" then redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2]) return 2 end
-return 0`)
+redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])
+return 2`)
 )
 
 func newScript(keys int, src string) *redsyncredis.Script {

@@ -106,11 +106,11 @@ func (s *scheduler) inject(ctx context.Context, k Kind) {
 		s.goHeal(context.WithoutCancel(ctx), d, func() { s.note(s.c.Crash(i)) }, func() {
 			s.note(s.c.Restart(i, false))
 			if !s.cfg.NoQuarantine {
-				// Back without its data, the node abstains for the longest ttl
-				// (and a second: uptime's granularity) since it started: it is
-				// still out of the quorum, and counts against the budget.
+				// Back without its data, the node is quarantined for the
+				// longest ttl since it started: it is still out of the
+				// quorum, and counts against the budget.
 				s.wg.Go(func() {
-					time.Sleep(s.cfg.TTL + time.Second + s.cfg.NodeTimeout)
+					time.Sleep(s.cfg.TTL + s.cfg.NodeTimeout)
 					done()
 				})
 				return
