@@ -259,3 +259,79 @@ func TestLongerTTLIsAnnouncedFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthyNodesCostOneRound: on nodes that keep their markers and were
+// told of the ttl, an obtain is one round: the quarantine adds no round trip.
+func TestHealthyNodesCostOneRound(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	for _, n := range nodes.Nodes {
+		n.M.Set(nodeset.MarkerKey, "1000:1000:0:")
+	}
+	var mu sync.Mutex
+	var rounds []string
+	l := newTestLocker(t, nodes, WithHooks(Hooks{Round: func(e RoundEvent) {
+		mu.Lock()
+		rounds = append(rounds, e.Op)
+		mu.Unlock()
+	}}))
+	lock, err := l.ObtainContext(context.Background(), "k", time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := strings.Join(rounds, ",")
+	mu.Unlock()
+	if got != "obtain" {
+		t.Fatalf("rounds %q, want one obtain round", got)
+	}
+	lock.Release()
+}
+
+// TestQuarantinedNodeRefreshesItsHolder: a node in quarantine grants no new
+// lock, but extends the lock it already holds.
+func TestQuarantinedNodeRefreshesItsHolder(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	for _, n := range nodes.Nodes {
+		n.M.Set(nodeset.MarkerKey, "1000:1000:0:")
+	}
+	l := newTestLocker(t, nodes)
+	lock, err := l.ObtainContext(context.Background(), "k", time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	later := time.Now().Add(time.Hour).UnixMilli()
+	nodes.Nodes[0].M.Set(nodeset.MarkerKey, fmt.Sprintf("1000:1000:%d:", later))
+	nodes.Set(1, nodeset.Hung, "", 0)
+	if err := lock.RefreshContext(context.Background(), time.Second); err != nil {
+		t.Fatalf("refresh through the quarantined node 0 and node 2: %v", err)
+	}
+}
+
+// TestBoundMarksAnOldStart: a pending node without enough evidence (two of
+// three nodes hung) stays pending while it has been up for less than the
+// maximum ttl, and is marked, granting nothing longer until told, once it
+// has been up for longer (whole seconds counted safely).
+func TestBoundMarksAnOldStart(t *testing.T) {
+	nodes := nodeset.StartReal(t, 3)
+	restartEmpty(t, nodes, 0)
+	time.Sleep(2500 * time.Millisecond)
+	nodes.Set(1, nodeset.Hung, "", 0)
+	nodes.Set(2, nodeset.Hung, "", 0)
+	defer nodes.Resume()
+	c := direct(t, nodes, 0)
+	for _, maxTTL := range []time.Duration{time.Hour, time.Second} {
+		l := newTestLocker(t, nodes, WithMaxTTL(maxTTL))
+		if _, err := l.ObtainContext(context.Background(), "k", 500*time.Millisecond, 0); err == nil {
+			t.Fatal("obtained with two of three nodes hung")
+		}
+		settle(l)
+		v, _ := c.Get(context.Background(), nodeset.MarkerKey).Result()
+		switch {
+		case maxTTL == time.Hour && !strings.HasPrefix(v, "p:"):
+			t.Fatalf("up 2.5s, maximum ttl 1h: marker %q, want still pending", v)
+		case maxTTL == time.Second && v != "0:1000:0:":
+			t.Fatalf("up 2.5s, maximum ttl 1s: marker %q, want marked by the bound", v)
+		}
+	}
+}
