@@ -2,13 +2,17 @@ package quorumlock
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/quorumlock/quorumlock/internal/nodeset"
 )
 
 func TestNewRejectsBadConfiguration(t *testing.T) {
@@ -143,4 +147,27 @@ func TestURLErrorsHidePasswords(t *testing.T) {
 			t.Fatalf("error reveals the password: %v", err)
 		}
 	}
+}
+
+// TestNodeBackIsReachedAtOnce: go-redis stops dialling a server after as
+// many failed dials as its pool size, and tries again once a second. The
+// clients NewFromURLs builds must reach a node the moment it is back.
+func TestNodeBackIsReachedAtOnce(t *testing.T) {
+	nodes := nodeset.StartReal(t, 3)
+	l := newTestLocker(t, nodes, WithRestartQuarantine(false)) // the node comes back empty: not the point here
+	ctx := context.Background()
+	nodes.Set(0, nodeset.Down, "", 0)
+	for range 10*runtime.GOMAXPROCS(0) + 5 { // more failed dials than the pool size
+		if lock, err := l.ObtainContext(ctx, "warm", time.Second, 0); err == nil {
+			lock.Release()
+		}
+	}
+	settle(l)
+	nodes.Resume()
+	nodes.Set(1, nodeset.Held, l.lockKey("k"), time.Minute) // node 0 is needed
+	lock, err := l.ObtainContext(ctx, "k", time.Second, 0)
+	if err != nil {
+		t.Fatalf("node 0 is back, but: %v", err)
+	}
+	lock.Release()
 }

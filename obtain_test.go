@@ -34,3 +34,35 @@ func TestAcquireRunTwiceIsAYes(t *testing.T) {
 		t.Fatalf("node 0 still holds the failed attempt's value %q", v)
 	}
 }
+
+// TestFailedAttemptsWakeNoWaiter: the clean-up of an attempt that failed
+// (the lock is held elsewhere) is not a release: it must not wake waiters,
+// who would only fail the same way and wake others in turn.
+func TestFailedAttemptsWakeNoWaiter(t *testing.T) {
+	nodes := nodeset.Mini(t, 5)
+	a := newTestLocker(t, nodes)
+	rkey := a.lockKey("k")
+	for i := range 3 { // held elsewhere on a quorum; nodes 3 and 4 free
+		nodes.Set(i, nodeset.Held, rkey, 700*time.Millisecond)
+	}
+	attempts := 0
+	b := newTestLocker(t, nodes, WithHooks(Hooks{Obtain: func(e ObtainEvent) { attempts = e.Attempts }}))
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.ObtainContext(context.Background(), "k", time.Second, 500*time.Millisecond)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // b waits, subscribed
+	for range 30 {
+		if _, err := a.ObtainContext(context.Background(), "k", time.Second, 0); !errors.Is(err, ErrNotObtained) {
+			t.Fatalf("a: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := <-done; !errors.Is(err, ErrNotObtained) {
+		t.Fatalf("b: %v", err)
+	}
+	if attempts > 6 {
+		t.Fatalf("b made %d attempts while the lock was held: woken by the clean-ups of 30 failed attempts", attempts)
+	}
+}

@@ -335,3 +335,27 @@ func TestBoundMarksAnOldStart(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartsInARowStayLive: three of five nodes restarted empty one after
+// the other; each waits for N-q+1 markers that only two nodes have. With
+// every node answering, those two are every marker there is: the three are
+// quarantined for the longest ttl, not left pending for good.
+func TestRestartsInARowStayLive(t *testing.T) {
+	nodes := nodeset.Mini(t, 5)
+	for _, n := range nodes.Nodes {
+		n.M.Set(nodeset.MarkerKey, "300:300:0:")
+	}
+	var g quarantineLog
+	l := newTestLocker(t, nodes, g.hooks())
+	for i := range 3 {
+		nodes.Nodes[i].M.FlushAll()
+	}
+	lock, err := l.ObtainContext(context.Background(), "k", 300*time.Millisecond, 2*time.Second)
+	if err != nil {
+		t.Fatalf("three restarted nodes, two marked, all answering: %v", err)
+	}
+	lock.Release()
+	if q := g.get(); len(q) != 3 {
+		t.Fatalf("quarantined %v, want the three restarted nodes", q)
+	}
+}
