@@ -82,10 +82,14 @@ func asInt(v any) int64 {
 	return n
 }
 
-// releaseCall deletes the key where it holds value; only on the nodes in
-// only when that is not nil.
-func (l *Locker) releaseCall(rkey, value string, only []bool) quorum.Call {
-	args := []any{rkey, value}
+// releaseCall deletes the key where it holds value, announcing it to the
+// waiters when announce is set; only on the nodes in only when that is not
+// nil.
+func (l *Locker) releaseCall(rkey, value string, only []bool, announce bool) quorum.Call {
+	args := []any{rkey, value, "0"}
+	if announce {
+		args[2] = "1"
+	}
 	return func(ctx context.Context, i int) quorum.Reply {
 		if only != nil && !only[i] {
 			return quorum.Reply{Vote: quorum.No}
@@ -173,6 +177,12 @@ func (l *Locker) eval(ctx context.Context, i int, script *redsyncredis.Script, a
 // false, and its goroutine finishes in the background, counted by the
 // Locker. The caller is inside enter.
 func onEveryNode[T any](ctx context.Context, l *Locker, fn func(ctx context.Context, i int) T) (out []T, ok []bool) {
+	return onNodesUntil(ctx, l, fn, nil)
+}
+
+// onNodesUntil is onEveryNode that stops waiting as soon as enough (when
+// not nil) says the answers so far suffice.
+func onNodesUntil[T any](ctx context.Context, l *Locker, fn func(ctx context.Context, i int) T, enough func(out []T, ok []bool) bool) (out []T, ok []bool) {
 	type answer struct {
 		i int
 		v T
@@ -188,6 +198,9 @@ func onEveryNode[T any](ctx context.Context, l *Locker, fn func(ctx context.Cont
 		select {
 		case a := <-answers:
 			out[a.i], ok[a.i] = a.v, true
+			if enough != nil && enough(out, ok) {
+				return out, ok
+			}
 		case <-ctx.Done():
 			return out, ok
 		}

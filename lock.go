@@ -94,7 +94,7 @@ func (k *Lock) ReleaseContext(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	res := k.l.round(context.WithoutCancel(ctx), "release", k.key, k.seq, k.l.releaseCall(k.rkey, k.value, nil))
+	res := k.l.round(context.WithoutCancel(ctx), "release", k.key, k.seq, k.l.releaseCall(k.rkey, k.value, nil, true))
 	switch {
 	case res.Outcome == quorum.Reached:
 		return nil
@@ -228,7 +228,7 @@ func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
 		}
 		// Lost meanwhile (its validity ran out as the round ended): the
 		// nodes now hold it for the new ttl, and nobody will release it.
-		k.l.cleanup(k.seq, k.rkey, k.value, nil)
+		k.l.cleanup(k.seq, k.rkey, k.value, nil, true)
 		return ErrLockNotHeld
 	case res.Outcome == quorum.Canceled:
 		k.shorten(shortest)
@@ -287,7 +287,7 @@ func (k *Lock) lose() {
 		cause = errExpired
 	}
 	k.ended(cause)
-	k.l.cleanup(k.seq, k.rkey, k.value, nil)
+	k.l.cleanup(k.seq, k.rkey, k.value, nil, true)
 }
 
 // quorumTh returns the k-th largest value among the yes replies, or -1

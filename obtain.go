@@ -163,7 +163,7 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 	}
 
 	if only := mayHaveLanded(res); only != nil {
-		l.cleanup(seq, rkey, value, only)
+		l.cleanup(seq, rkey, value, only, false)
 	}
 	switch {
 	case outcome == quorum.Canceled:
@@ -196,15 +196,26 @@ func (l *Locker) fence(ctx context.Context, key, fkey string, seq *quorum.Seq, r
 }
 
 // whenFree estimates, from a round that missed, how long until a quorum of
-// nodes could grant the lock: the holder's keys and the nodes' restart
-// quarantines end, earliest first, until enough nodes are free. Nodes held
-// by ours (the failed attempts of fellow waiters, which clean up at once)
-// count as free. 0 when unknown.
+// nodes could grant the lock: holders' keys and the nodes' restart
+// quarantines end, earliest first, until enough nodes are free. A value
+// found on too few nodes to hold a quorum, counting those that did not say,
+// is a failed attempt about to be cleaned up, and so are the attempts of
+// fellow waiters (ours): their nodes count as free. 0 when unknown.
 func (l *Locker) whenFree(res quorum.Result, ours func(string) bool) time.Duration {
+	copies := map[string]int{}
+	unknown := 0
+	for _, r := range res.Replies {
+		switch {
+		case r.Vote == quorum.No:
+			copies[r.Text]++
+		case r.Vote != quorum.Yes && !(r.Value > 0 && errors.Is(r.Err, ErrRestartQuarantine)):
+			unknown++
+		}
+	}
 	var busy []int64
 	for _, r := range res.Replies {
 		switch {
-		case r.Vote == quorum.No && ours != nil && ours(r.Text):
+		case r.Vote == quorum.No && (ours != nil && ours(r.Text) || copies[r.Text]+unknown < l.quorum):
 		case r.Vote == quorum.No && r.Value < 0:
 			return 0 // no expiry reported, or no script reply
 		case r.Vote == quorum.No, r.Vote == quorum.Failed && r.Value > 0 && errors.Is(r.Err, ErrRestartQuarantine):
@@ -229,13 +240,14 @@ type attemptHooks struct {
 }
 
 // cleanup removes value, in the background, from the nodes in only (all
-// when nil). It cannot be cancelled, and on each node it runs after the
-// lock's previous call there. The caller is inside enter.
-func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool) {
+// when nil), announcing it to waiters when announce is set (a lock that was
+// held). It cannot be cancelled, and on each node it runs after the lock's
+// previous call there. The caller is inside enter.
+func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool, announce bool) {
 	l.bg.Add(1) // the caller is inside enter, so the count is positive
 	go func() {
 		defer l.bg.Done()
-		l.round(context.Background(), "cleanup", "", seq, l.releaseCall(rkey, value, only))
+		l.round(context.Background(), "cleanup", "", seq, l.releaseCall(rkey, value, only, announce))
 	}()
 }
 

@@ -207,26 +207,39 @@ func (q *quarantine) repairLater(ctx context.Context, res quorum.Result, ttl tim
 
 // examine reads every node's marker and marks the pending nodes the
 // answers give evidence for: all pending (a new deployment), a pending id
-// in a fresh marking's proof, N-q+1 other nodes marked, or an uptime past
-// the maximum ttl. usable reports a node that may grant now (marked without
+// in a fresh marking's proof, N-q+1 other nodes marked or every node
+// answering, or an uptime past the maximum ttl. usable reports a node that may grant now (marked without
 // quarantine, or by another client meanwhile); low a node marked with C
 // below ttl.
 func (q *quarantine) examine(ctx context.Context, ttl time.Duration) (usable, low bool) {
 	l := q.l
 	nonce := strconv.FormatUint(mrand.Uint64(), 36)
-	st, _ := onEveryNode(ctx, l, func(ctx context.Context, i int) markerStatus {
+	// N-q+1 markers are evidence for every pending node: no need to wait
+	// for a slow node then.
+	evidence := len(l.nodes) - l.quorum + 1
+	st, _ := onNodesUntil(ctx, l, func(ctx context.Context, i int) markerStatus {
 		if !q.on(i) {
 			return markerStatus{}
 		}
 		return l.readMarker(ctx, i, nonce)
+	}, func(st []markerStatus, _ []bool) bool {
+		marked := 0
+		for _, s := range st {
+			if s.read && !s.pending {
+				marked++
+			}
+		}
+		return marked >= evidence
 	})
 	answered := func(i int) bool { return st[i].read }
 	var ids, all []int
+	everyone := true // every node answered
 	for i := range l.nodes {
 		if !q.on(i) {
 			continue
 		}
 		all = append(all, i)
+		everyone = everyone && answered(i)
 		if answered(i) && st[i].pending {
 			ids = append(ids, i)
 		}
@@ -262,7 +275,7 @@ func (q *quarantine) examine(ctx context.Context, ttl time.Duration) (usable, lo
 			switch {
 			case joined != nil:
 				marks[y] = &mark{"j", ms(c), ms(a), strings.Join(joined, ",")}
-			case known >= len(l.nodes)-l.quorum+1:
+			case known >= evidence || everyone && known > 0: // N-q+1 markers, or every marker there is
 				marks[y] = &mark{"e", ms(c), ms(a), ""}
 			default:
 				marks[y] = &mark{"b", "0", "0", ""}

@@ -72,10 +72,12 @@ if c < tonumber(ARGV[1]) then redis.call("set", KEYS[1], ARGV[1]) end
 return 1`)
 
 	// releaseScript deletes the key only if it still holds our value, and
-	// then tells the waiters: a message on the channel named like the key,
-	// carrying the value, so that a waiter counts one release once however
-	// many nodes announce it.
-	releaseScript = newScript(1, `if redis.call("get", KEYS[1]) == ARGV[1] then redis.call("del", KEYS[1]) redis.call("publish", KEYS[1], ARGV[1]) return 1 end
+	// with ARGV[2] "1" then tells the waiters: a message on the channel
+	// named like the key, carrying the value, so that a waiter counts one
+	// release once however many nodes announce it. The clean-up of a failed
+	// attempt announces nothing: the lock was not held, and waking waiters
+	// for it only starts more attempts that fail the same way.
+	releaseScript = newScript(1, `if redis.call("get", KEYS[1]) == ARGV[1] then redis.call("del", KEYS[1]) if ARGV[2] == "1" then redis.call("publish", KEYS[1], ARGV[1]) end return 1 end
 return 0`)
 
 	// ttlScript returns the key's remaining milliseconds if it holds our value, else -3.

@@ -1,8 +1,10 @@
 package quorumlock
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -148,5 +150,41 @@ func parseNodeURL(raw string, nodeTimeout time.Duration) (*redis.Options, error)
 		opt.DialerRetries = 1
 	}
 	opt.ContextTimeoutEnabled = true
+	opt.Dialer = failOnUse(redis.NewDialer(opt))
 	return opt, nil
 }
+
+// failOnUse turns a dial that failed into a connection that fails at its
+// first use, with the dial's error. go-redis counts failed dials and, once
+// there were as many as its pool size, refuses every call with the last
+// error until a probe, once a second, gets through: a node that is back
+// stays out for up to a second more. A connection that fails on use is
+// dropped instead, and the next call dials again.
+func failOnUse(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return failedConn{err}, nil
+		}
+		return c, nil
+	}
+}
+
+// failedConn is a connection whose dial failed: every read and write
+// returns that error.
+type failedConn struct{ err error }
+
+func (c failedConn) Read([]byte) (int, error)         { return 0, c.err }
+func (c failedConn) Write([]byte) (int, error)        { return 0, c.err }
+func (c failedConn) Close() error                     { return nil }
+func (c failedConn) LocalAddr() net.Addr              { return failedAddr{} }
+func (c failedConn) RemoteAddr() net.Addr             { return failedAddr{} }
+func (c failedConn) SetDeadline(time.Time) error      { return nil }
+func (c failedConn) SetReadDeadline(time.Time) error  { return nil }
+func (c failedConn) SetWriteDeadline(time.Time) error { return nil }
+
+type failedAddr struct{}
+
+func (failedAddr) Network() string { return "tcp" }
+func (failedAddr) String() string  { return "unconnected" }
+
