@@ -187,4 +187,3 @@ type failedAddr struct{}
 
 func (failedAddr) Network() string { return "tcp" }
 func (failedAddr) String() string  { return "unconnected" }
-
