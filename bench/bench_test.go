@@ -21,6 +21,7 @@
 //	BenchmarkStampede     50 blocked waiters on one key each get it once (total-ms, handoff p50/p99)
 //	BenchmarkHungNodes    Obtain+Release with 0, 2 hung (SIGSTOP) or 2 down (SIGKILL) of 5 nodes
 //	BenchmarkMemory       10,000 held locks and 1,000 blocked waiters: heap and goroutines each
+//	BenchmarkRestartCampaign  contention on one key while nodes restart empty (obtains, violations)
 //
 // Run everything (needs Go and redis-server; the nodes are started on free
 // loopback ports, once per test binary):

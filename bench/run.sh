@@ -61,6 +61,7 @@ families=(
 	"Stampede 50x"
 	"HungNodes 300x"
 	"Memory 1x"
+	"RestartCampaign 1x"
 )
 
 {

@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/quorumlock/quorumlock"
 	"github.com/quorumlock/quorumlock/internal/chaos"
@@ -27,6 +30,16 @@ Outside it: restart-instant, clock-jump, pause.
 
 With -fencing, the report also counts the writes a fenced store accepted,
 rejected as stale, and lost (taken out of token order).
+
+With -contention delayed or -contention instant, it runs the contention
+campaign instead, on redis-server nodes, side by side: quorumlock with its
+defaults, quorumlock with the restart quarantine off, and redsync tuned as
+its options allow, each on fresh nodes with the same seed. 3 instances x 3
+workers contend for one key (ttl 300ms, wait 300ms, work 0-270ms) while
+nodes are killed and come back empty ttl+100ms later or are paused
+(delayed), or are killed and come back empty at once every 20-80ms
+(instant). -duration, -seed, -nodes and -lockers apply; the exit status is
+1 if quorumlock with its defaults let two holders in.
 
 Exit status: 0 when no violation was found, or when violations were found
 with faults outside the safety model (expected: they show why the operating
@@ -50,6 +63,7 @@ func runChaos(args []string, stdout, stderr io.Writer) int {
 		noQuiet  = fs.Bool("progress", true, "print a progress line on stderr")
 		duration = fs.Duration("duration", 10*time.Second, "length of the campaign")
 		quar     = fs.Bool("quarantine", true, "the Lockers' restart quarantine (off: Redlock as published, which restart-instant breaks)")
+		contend  = fs.String("contention", "", "run the contention campaign, side by side with redsync: delayed or instant restarts")
 	)
 	fs.BoolVar(&cfg.Fencing, "fencing", false, "locks carry fencing tokens; every act writes to a store that rejects stale tokens")
 	fs.IntVar(&cfg.Nodes, "nodes", 5, "Redis nodes")
@@ -68,6 +82,11 @@ func runChaos(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "quorumlock chaos: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
+	}
+	if *contend != "" {
+		return runContention(chaos.ContentionConfig{
+			Restarts: chaos.Restarts(*contend), Duration: *duration, Seed: *seed, Nodes: cfg.Nodes, Lockers: cfg.Lockers,
+		}, stdout, stderr)
 	}
 	mix, err := chaos.ParseMix(*faults)
 	if err != nil {
@@ -99,6 +118,46 @@ func runChaos(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, r)
 	if r.LostWrites() > 0 || r.Config.InsideModel() && (r.Violations() > 0 || len(r.Leftovers) > 0) {
+		return exitFail
+	}
+	return exitOK
+}
+
+// runContention runs the contention campaign with quorumlock, quorumlock
+// without the restart quarantine, and redsync, and prints them side by side.
+func runContention(cfg chaos.ContentionConfig, stdout, stderr io.Writer) int {
+	if cfg.Restarts != chaos.DelayedRestarts && cfg.Restarts != chaos.InstantRestarts {
+		fmt.Fprintf(stderr, "quorumlock chaos: -contention %s: want %s or %s\n", cfg.Restarts, chaos.DelayedRestarts, chaos.InstantRestarts)
+		return exitUsage
+	}
+	redis.SetLogger(silentLog{}) // go-redis logs every failed dial of a killed node
+	path, ok := redisproc.Available()
+	if !ok {
+		fmt.Fprintln(stderr, "quorumlock chaos: -contention: redis-server not found (apt-get install redis-server)")
+		return exitFail
+	}
+	cfg.RedisPath = path
+	if cfg.Seed == 0 {
+		cfg.Seed = rand.Uint64()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var reports []*chaos.ContentionReport
+	for _, c := range []chaos.Contender{
+		chaos.Quorumlock("quorumlock"),
+		chaos.Quorumlock("quorumlock, quarantine off", quorumlock.WithRestartQuarantine(false)),
+		chaos.RedsyncTuned(),
+	} {
+		fmt.Fprintf(stderr, "%s: %v of %s restarts...\n", c.Name, cfg.Duration, cfg.Restarts)
+		r, err := chaos.RunContention(ctx, cfg, c)
+		if err != nil {
+			fmt.Fprintln(stderr, "quorumlock chaos:", err)
+			return exitUsage
+		}
+		reports = append(reports, r)
+	}
+	fmt.Fprint(stdout, chaos.ContentionTable(reports))
+	if len(reports[0].Violations) > 0 {
 		return exitFail
 	}
 	return exitOK
