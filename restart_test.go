@@ -254,3 +254,46 @@ func guardLeft(t *testing.T, c *redis.Client) (time.Duration, bool) {
 	}
 	return time.UnixMilli(until).Sub(now), true
 }
+
+// TestBurstHasOneWinner: a burst of callers with wait 0 on one key, from
+// several Lockers, on nodes that are all up, new or long in service: every
+// burst has exactly one winner. A split vote (no caller on a quorum) must
+// not leave the burst without one.
+func TestBurstHasOneWinner(t *testing.T) {
+	for _, fresh := range []bool{false, true} {
+		for run := range 30 {
+			nodes := nodeset.Mini(t, 5)
+			if fresh {
+				for _, n := range nodes.Nodes {
+					n.M.Del(nodeset.MarkerKey)
+				}
+			}
+			lockers := make([]*Locker, 4)
+			for i := range lockers {
+				// Generous timeouts: under -race on a busy machine calls are slow, not failed.
+				lockers[i] = newTestLocker(t, nodes, WithNodeTimeout(3*time.Second))
+			}
+			var mu sync.Mutex
+			var wins int
+			var failures []error
+			var wg sync.WaitGroup
+			for c := range 20 {
+				wg.Go(func() {
+					_, err := lockers[c%len(lockers)].ObtainContext(context.Background(), "k", 10*time.Second, 0)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						wins++
+					case !errors.Is(err, ErrNotObtained):
+						failures = append(failures, err)
+					}
+				})
+			}
+			wg.Wait()
+			if wins != 1 || len(failures) > 0 {
+				t.Fatalf("fresh nodes %v, burst %d: %d winners, errors %v", fresh, run, wins, failures)
+			}
+		}
+	}
+}
