@@ -137,7 +137,12 @@ func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, h a
 	}
 }
 
-// try is one attempt; res is its acquire round.
+// try is one attempt; res is its acquire round. When the vote split (no
+// value holds a quorum of the nodes, all of which answered), the attempts
+// agree on one winner: the value on the most nodes, then the smallest. The
+// losers clean up at once; the winner keeps what it has and asks again for
+// the rest, with the same value, for up to the node timeout. Safety does not
+// rest on that agreement: a lock still needs a quorum.
 func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attemptHooks) (res quorum.Result, lock *Lock, retryIn time.Duration, err error) {
 	value, err := l.newValue()
 	if err != nil {
@@ -148,9 +153,25 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 	}
 	rkey, fkey := l.lockKey(key), l.fenceKey(key)
 	seq := quorum.NewSeq(len(l.nodes))
+	cfg := l.roundConfig()
+	cfg.Linger = l.opts.nodeTimeout / 10
 	start := l.opts.clock.Now()
-	res = l.round(ctx, "obtain", key, seq, l.acquireCall(rkey, fkey, value, ttl))
-	until := validUntil(start, ttl, l.opts.driftFactor)
+	until := validUntil(start, ttl, l.opts.driftFactor) // from the first round: later ones only confirm
+	landed := make([]bool, len(l.nodes))                // where our value may be
+	res = l.roundWith(ctx, "obtain", key, seq, cfg, l.acquireCall(rkey, fkey, value, ttl))
+	for pause := time.Millisecond; ; pause *= 2 {
+		for i, r := range res.Replies {
+			landed[i] = landed[i] || r.Vote != quorum.No
+		}
+		if res.Outcome != quorum.Missed || !splitWinner(res, value, l.quorum) || l.opts.clock.Now().Add(pause).Sub(start) > l.opts.nodeTimeout {
+			break
+		}
+		select { // the losers clean up meanwhile
+		case <-l.opts.clock.After(pause):
+		case <-ctx.Done():
+		}
+		res = l.roundWith(ctx, "obtain", key, seq, cfg, l.acquireCall(rkey, fkey, value, ttl))
+	}
 	outcome := res.Outcome
 	var token uint64
 	var wb quorum.Result // the fencing write-back
@@ -162,8 +183,8 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 		return res, &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until, token: token}, 0, nil
 	}
 
-	if only := mayHaveLanded(res); only != nil {
-		l.cleanup(seq, rkey, value, only, false)
+	if slices.Contains(landed, true) {
+		l.cleanup(seq, rkey, value, landed, false)
 	}
 	switch {
 	case outcome == quorum.Canceled:
@@ -176,6 +197,33 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 		return res, nil, l.whenFree(res, h.ours), ErrNotObtained
 	}
 	return res, nil, l.whenFree(res, h.ours), fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res))
+}
+
+// splitWinner reports whether, in a round every node answered and no value
+// won, value is the one the contenders agree on: on the most nodes, then
+// the smallest.
+func splitWinner(res quorum.Result, value string, q int) bool {
+	on := map[string]int{}
+	for _, r := range res.Replies {
+		switch r.Vote {
+		case quorum.Yes:
+			on[value]++
+		case quorum.No:
+			on[r.Text]++
+		default:
+			return false // a node that did not say could hold anything
+		}
+	}
+	best := value
+	for v, c := range on {
+		if c >= q {
+			return false // held: not a split
+		}
+		if c > on[best] || c == on[best] && v < best {
+			best = v
+		}
+	}
+	return best == value && on[value] > 0
 }
 
 // fence picks the lock's token, one more than the highest counter of the
@@ -249,21 +297,6 @@ func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool, annou
 		defer l.bg.Done()
 		l.round(context.Background(), "cleanup", "", seq, l.releaseCall(rkey, value, only, announce))
 	}()
-}
-
-// mayHaveLanded marks the nodes where a failed attempt may have set its
-// value: all but those that answered no. It returns nil when there are none.
-func mayHaveLanded(res quorum.Result) []bool {
-	only := make([]bool, len(res.Replies))
-	some := false
-	for i, r := range res.Replies {
-		only[i] = r.Vote != quorum.No
-		some = some || only[i]
-	}
-	if !some {
-		return nil
-	}
-	return only
 }
 
 // checkArgs rejects a key or ttl no lock can be made of.

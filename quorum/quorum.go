@@ -84,6 +84,12 @@ type Config struct {
 	// or the timeout) while it returns false. TTL uses it to wait only
 	// when late nodes could still change the answer.
 	Settled func(replies []Reply, pending int) bool
+
+	// Linger is how long a round that can no longer reach its quorum keeps
+	// collecting the replies still pending (within the timeout), so that
+	// the caller sees the whole vote; 0: it returns at once. Obtain uses it
+	// to settle split votes.
+	Linger time.Duration
 }
 
 // Result is the decided round: the outcome and every node's reply as known at
@@ -163,6 +169,7 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 	}
 
 	res := Result{Replies: make([]Reply, n)}
+	var linger <-chan time.Time // the quorum is out of reach; the rest may still come
 	for pending := n; res.Outcome == 0; {
 		select {
 		case nr := <-replies:
@@ -180,9 +187,15 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 			switch {
 			case res.Yes >= cfg.Quorum && (pending == 0 || cfg.Settled == nil || cfg.Settled(res.Replies, pending)):
 				res.Outcome = Reached
-			case res.No+res.Failed > n-cfg.Quorum:
+			case res.No+res.Failed > n-cfg.Quorum && (pending == 0 || cfg.Linger <= 0):
 				res.Outcome = Missed
+			case res.No+res.Failed > n-cfg.Quorum && linger == nil:
+				t := time.NewTimer(cfg.Linger)
+				defer t.Stop()
+				linger = t.C
 			}
+		case <-linger:
+			res.Outcome = Missed
 		case <-timer.C:
 			for i := range res.Replies {
 				if res.Replies[i].Vote == Pending {
