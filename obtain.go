@@ -126,27 +126,37 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first s
 func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, h attemptHooks) (*Lock, time.Duration, error) {
 	const tries = 4 // a new deployment: mark, announce and commit, then obtain
 	for try := 1; ; try++ {
-		res, lock, retryIn, err := l.try(ctx, key, ttl, h)
+		t := l.try(ctx, key, ttl, h)
 		switch {
-		case lock != nil || l.heldElsewhere(res) || ctx.Err() != nil || !errors.Is(err, ErrNotObtained):
-			l.quarantine.repairLater(ctx, res, ttl) // for the next caller
-			return lock, retryIn, err
-		case try == tries || !l.quarantine.repair(ctx, res, ttl):
-			return nil, retryIn, err
+		case t.lock != nil || l.heldElsewhere(t.res) || ctx.Err() != nil || !errors.Is(t.err, ErrNotObtained):
+			l.quarantine.repairLater(ctx, t.res, ttl) // for the next caller
+			return t.lock, t.retryIn, t.err
+		case try == tries || !l.quarantine.repair(ctx, t.res, ttl):
+			return nil, t.retryIn, t.err
 		}
+		<-t.cleaned // the next try must not find this one's value
 	}
 }
 
-// try is one attempt; res is its acquire round. When the vote split (no
+// tried is what one try came to.
+type tried struct {
+	res     quorum.Result   // its acquire round
+	lock    *Lock           // when obtained
+	retryIn time.Duration   // when a quorum could be free; 0: unknown
+	cleaned <-chan struct{} // closed once its clean-up is done
+	err     error
+}
+
+// try is one attempt. When the vote split (no
 // value holds a quorum of the nodes, all of which answered), the attempts
 // agree on one winner: the value on the most nodes, then the smallest. The
 // losers clean up at once; the winner keeps what it has and asks again for
 // the rest, with the same value, for up to the node timeout. Safety does not
 // rest on that agreement: a lock still needs a quorum.
-func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attemptHooks) (res quorum.Result, lock *Lock, retryIn time.Duration, err error) {
+func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attemptHooks) tried {
 	value, err := l.newValue()
 	if err != nil {
-		return res, nil, 0, err
+		return tried{cleaned: closedChan, err: err}
 	}
 	if h.note != nil {
 		h.note(value)
@@ -158,7 +168,7 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 	start := l.opts.clock.Now()
 	until := validUntil(start, ttl, l.opts.driftFactor) // from the first round: later ones only confirm
 	landed := make([]bool, len(l.nodes))                // where our value may be
-	res = l.roundWith(ctx, "obtain", key, seq, cfg, l.acquireCall(rkey, fkey, value, ttl))
+	res := l.roundWith(ctx, "obtain", key, seq, cfg, l.acquireCall(rkey, fkey, value, ttl))
 	for pause := time.Millisecond; ; pause *= 2 {
 		for i, r := range res.Replies {
 			landed[i] = landed[i] || r.Vote != quorum.No
@@ -180,23 +190,26 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 		outcome = wb.Outcome
 	}
 	if outcome == quorum.Reached && l.opts.clock.Now().Before(until) {
-		return res, &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until, token: token}, 0, nil
+		return tried{res: res, cleaned: closedChan, lock: &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until, token: token}}
 	}
 
+	t := tried{res: res, cleaned: closedChan}
 	if slices.Contains(landed, true) {
-		l.cleanup(seq, rkey, value, landed, false)
+		t.cleaned = l.cleanup(seq, rkey, value, landed, false)
 	}
 	switch {
 	case outcome == quorum.Canceled:
-		return res, nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
+		t.err = fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
 	case outcome == quorum.Reached:
-		return res, nil, 0, fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl)
+		t.err = fmt.Errorf("%w: %q: the round took longer than the ttl %v allows", ErrNotObtained, key, ttl)
 	case wb.Outcome == quorum.Missed:
-		return res, nil, 0, fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("fence", key, wb))
+		t.err = fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("fence", key, wb))
 	case l.heldElsewhere(res):
-		return res, nil, l.whenFree(res, h.ours), ErrNotObtained
+		t.retryIn, t.err = l.whenFree(res, h.ours), ErrNotObtained
+	default:
+		t.retryIn, t.err = l.whenFree(res, h.ours), fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res))
 	}
-	return res, nil, l.whenFree(res, h.ours), fmt.Errorf("%w: %w", ErrNotObtained, l.quorumError("obtain", key, res))
+	return t
 }
 
 // splitWinner reports whether, in a round every node answered and no value
@@ -289,14 +302,18 @@ type attemptHooks struct {
 
 // cleanup removes value, in the background, from the nodes in only (all
 // when nil), announcing it to waiters when announce is set (a lock that was
-// held). It cannot be cancelled, and on each node it runs after the lock's
-// previous call there. The caller is inside enter.
-func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool, announce bool) {
+// held), and closes done when it has. It cannot be cancelled, and on each
+// node it runs after the lock's previous call there. The caller is inside
+// enter.
+func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool, announce bool) (done <-chan struct{}) {
+	d := make(chan struct{})
 	l.bg.Add(1) // the caller is inside enter, so the count is positive
 	go func() {
 		defer l.bg.Done()
+		defer close(d)
 		l.round(context.Background(), "cleanup", "", seq, l.releaseCall(rkey, value, only, announce))
 	}()
+	return d
 }
 
 // checkArgs rejects a key or ttl no lock can be made of.

@@ -183,7 +183,7 @@ func (q *quarantine) repair(ctx context.Context, res quorum.Result, ttl time.Dur
 	ctx = context.WithoutCancel(ctx)
 	if pending {
 		var low bool // a node marked with C below ttl
-		f.changed, low = q.examine(ctx, ttl)
+		f.changed, low = q.examine(ctx, res, ttl)
 		raise = raise || low
 	}
 	if raise {
@@ -211,20 +211,25 @@ func (q *quarantine) repairLater(ctx context.Context, res quorum.Result, ttl tim
 // answering, or an uptime past the maximum ttl. usable reports a node that may grant now (marked without
 // quarantine, or by another client meanwhile); low a node marked with C
 // below ttl.
-func (q *quarantine) examine(ctx context.Context, ttl time.Duration) (usable, low bool) {
+func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Duration) (usable, low bool) {
 	l := q.l
 	nonce := strconv.FormatUint(mrand.Uint64(), 36)
-	// N-q+1 markers are evidence for every pending node: no need to wait
-	// for a slow node then.
+	// N-q+1 markers are evidence for every pending node: once the nodes
+	// the round found pending have answered too, no need to wait for a
+	// slow node.
 	evidence := len(l.nodes) - l.quorum + 1
 	st, _ := onNodesUntil(ctx, l, func(ctx context.Context, i int) markerStatus {
 		if !q.on(i) {
 			return markerStatus{}
 		}
 		return l.readMarker(ctx, i, nonce)
-	}, func(st []markerStatus, _ []bool) bool {
+	}, func(st []markerStatus, answered []bool) bool {
 		marked := 0
-		for _, s := range st {
+		for i, s := range st {
+			var p *pendingError
+			if !answered[i] && errors.As(res.Replies[i].Err, &p) {
+				return false
+			}
 			if s.read && !s.pending {
 				marked++
 			}
