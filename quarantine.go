@@ -149,9 +149,13 @@ func (q *quarantine) on(i int) bool { return q.l.opts.quarantine && q.l.nodes[i]
 // pending nodes to mark, a ttl to announce.
 func needs(res quorum.Result) (pending, raise bool) {
 	for _, r := range res.Replies {
-		var p *pendingError
-		pending = pending || errors.As(r.Err, &p)
-		raise = raise || errors.Is(r.Err, errRaise)
+		switch r.Err.(type) {
+		case nil:
+		case *pendingError:
+			pending = true
+		default:
+			raise = raise || r.Err == errRaise
+		}
 	}
 	return pending, raise
 }
@@ -226,8 +230,7 @@ func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Du
 	}, func(st []markerStatus, answered []bool) bool {
 		marked := 0
 		for i, s := range st {
-			var p *pendingError
-			if !answered[i] && errors.As(res.Replies[i].Err, &p) {
+			if _, p := res.Replies[i].Err.(*pendingError); p && !answered[i] {
 				return false
 			}
 			if s.read && !s.pending {
