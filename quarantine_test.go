@@ -359,3 +359,25 @@ func TestRestartsInARowStayLive(t *testing.T) {
 		t.Fatalf("quarantined %v, want the three restarted nodes", q)
 	}
 }
+
+// TestRepairHonoursTheContext: an obtain that must bring a node back first
+// (read the markers, mark it) returns when its context ends, without
+// waiting for that repair, which goes on in the background.
+func TestRepairHonoursTheContext(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	l := newTestLocker(t, nodes, WithNodeTimeout(2*time.Second))
+	nodes.Nodes[0].M.FlushAll()                             // to be marked
+	nodes.Set(1, nodeset.Held, l.lockKey("k"), time.Minute) // the round misses at once
+	nodes.Nodes[2].Proxy.Delay(700 * time.Millisecond)      // the marker read waits for node 2
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	_, err := l.ObtainContext(ctx, "k", 5*time.Second, 0)
+	took := time.Since(began)
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrNotObtained) {
+		t.Fatalf("err = %v", err)
+	}
+	if took > 1200*time.Millisecond {
+		t.Fatalf("obtain took %v with a context of 400ms: it waited for the repair", took)
+	}
+}
