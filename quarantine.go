@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/quorumlock/quorumlock/quorum"
@@ -128,8 +127,7 @@ return 1`)
 
 // quarantine is the clients' side of the restart quarantine for a Locker.
 type quarantine struct {
-	l         *Locker
-	repairing atomic.Bool // a repair runs in the background
+	l *Locker
 
 	mu     sync.Mutex
 	flight *repairFlight // the repair in progress, shared by concurrent callers
@@ -163,50 +161,63 @@ func needs(res quorum.Result) (pending, raise bool) {
 // repair marks the pending nodes it can and announces and commits ttl where
 // nodes refused it; it reports whether a node may now grant what it did not,
 // so that another try may succeed. Concurrent callers share one repair: they
-// would read and write the same markers.
+// would read and write the same markers. The repair runs in the background,
+// bounded by the node timeout of each of its fan-outs; a caller whose ctx
+// ends, or whose Locker closes, stops waiting for it. The caller is inside
+// enter.
 func (q *quarantine) repair(ctx context.Context, res quorum.Result, ttl time.Duration) bool {
-	pending, raise := needs(res)
-	if !pending && !raise {
+	f := q.start(ctx, res, ttl)
+	if f == nil {
 		return false
 	}
-	q.mu.Lock()
-	if f := q.flight; f != nil {
-		q.mu.Unlock()
-		<-f.done // bounded: a few fan-outs, each within the node timeout
+	select {
+	case <-f.done:
 		return f.changed
+	case <-ctx.Done():
+	case <-q.l.done:
+	}
+	return false
+}
+
+// repairLater starts a repair and does not wait for it, for a round that
+// succeeded without the nodes it found pending or short of ttl. The caller
+// is inside enter.
+func (q *quarantine) repairLater(ctx context.Context, res quorum.Result, ttl time.Duration) {
+	q.start(ctx, res, ttl)
+}
+
+// start starts the repair res asks for, or joins the one in progress; nil
+// when res asks for none.
+func (q *quarantine) start(ctx context.Context, res quorum.Result, ttl time.Duration) *repairFlight {
+	pending, raise := needs(res)
+	if !pending && !raise {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.flight != nil {
+		return q.flight
 	}
 	f := &repairFlight{done: make(chan struct{})}
 	q.flight = f
-	q.mu.Unlock()
-	defer func() {
-		q.mu.Lock()
-		q.flight = nil
-		q.mu.Unlock()
-		close(f.done)
-	}()
-	ctx = context.WithoutCancel(ctx)
-	if pending {
-		var low bool // a node marked with C below ttl
-		f.changed, low = q.examine(ctx, res, ttl)
-		raise = raise || low
-	}
-	if raise {
-		f.changed = q.raise(ctx, ttl) || f.changed
-	}
-	return f.changed
-}
-
-// repairLater repairs in the background (one repair at a time), for a round
-// that succeeded without the nodes it found pending or short of ttl. The
-// caller is inside enter.
-func (q *quarantine) repairLater(ctx context.Context, res quorum.Result, ttl time.Duration) {
-	if p, r := needs(res); !p && !r || !q.repairing.CompareAndSwap(false, true) {
-		return
-	}
 	q.l.bg.Go(func() {
-		defer q.repairing.Store(false)
-		q.repair(ctx, res, ttl)
+		defer func() {
+			q.mu.Lock()
+			q.flight = nil
+			q.mu.Unlock()
+			close(f.done)
+		}()
+		bg := context.WithoutCancel(ctx)
+		if pending {
+			var low bool // a node marked with C below ttl
+			f.changed, low = q.examine(bg, res, ttl)
+			raise = raise || low
+		}
+		if raise {
+			f.changed = q.raise(bg, ttl) || f.changed
+		}
 	})
+	return f
 }
 
 // examine reads every node's marker and marks the pending nodes the
