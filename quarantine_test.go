@@ -253,10 +253,14 @@ func TestLongerTTLIsAnnouncedFirst(t *testing.T) {
 		t.Fatalf("with every node up: %v", err)
 	}
 	lock.Release()
-	for i, n := range nodes.Nodes {
-		if v, _ := n.M.Get(nodeset.MarkerKey); v != "5000:5000:0:" {
-			t.Fatalf("node %d's marker %q, want 5s announced and granted", i, v)
+	granting := 0
+	for _, n := range nodes.Nodes {
+		if v, _ := n.M.Get(nodeset.MarkerKey); v == "5000:5000:0:" {
+			granting++
 		}
+	}
+	if granting < l.Quorum() {
+		t.Fatalf("%d nodes announced and granted 5s, want at least a quorum", granting)
 	}
 }
 
