@@ -96,7 +96,8 @@ func TestYoungMarkerDoesNotMakeARestartLookFresh(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond) // node 0 is up for a while before node 2's marker is made
 	nodes.Procs.Servers[2].Cont()
 	restartEmpty(t, nodes, 2)
-	direct(t, nodes, 2).Set(context.Background(), nodeset.MarkerKey, youngMarker(), 0)
+	young := direct(t, nodes, 2) // marked again just now, told of 1s only
+	young.Set(context.Background(), nodeset.MarkerKey, markerWith(t, young, time.Second), 0)
 	nodes.Set(1, nodeset.Hung, "", 0)
 	defer nodes.Resume()
 
@@ -108,9 +109,6 @@ func TestYoungMarkerDoesNotMakeARestartLookFresh(t *testing.T) {
 	}
 }
 
-// youngMarker is a node marker made just now, as after a node's marking
-// following its restart: locks of up to 30s granted through it.
-func youngMarker() string { return "30000:30000:0:" }
 
 // TestFirstObtainsOnFreshNodes: the first locks of a new deployment, taken
 // at once by several clients with wait 0, are plain contention: no failure
