@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,6 +63,12 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 	l.room.l, l.room.linger = l, defaultLinger
 	l.quarantine.l = l
 	l.marker = o.keyPrefix + "node"
+	if o.quarantine && slices.ContainsFunc(l.nodes, func(n node) bool { return !n.single }) {
+		// A Cluster keeps no node-wide marker, and without it the others'
+		// markers no longer tell what a quorum forgot (docs/safety.md).
+		l.opts.quarantine = false
+		o.logger.Warn("quorumlock: a Redis Cluster among the nodes: the restart quarantine is off")
+	}
 	if len(clients)%2 == 0 {
 		o.logger.Warn("quorumlock: an even number of nodes survives no more failures than one node fewer",
 			"nodes", len(clients), "quorum", l.quorum)

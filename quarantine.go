@@ -18,12 +18,13 @@ import (
 // every lock it may have forgotten has expired. Each node keeps its state
 // in its marker, <prefix>node, without expiry:
 //
-//	absent                   lost its data, or never used: grants nothing
-//	p:<id>                   pending, since the first call that found it absent
-//	<C>:<A>:<G>:<proof>      marked: grants ttls up to C ms once its clock
-//	                         (ms) passed G; A >= C is the longest ttl
-//	                         announced to it; proof lists the pending ids of
-//	                         a fresh marking
+//	absent                      lost its data, or never used: grants nothing
+//	p:<run>:<time>.<nonce>      pending, since the first call that found it
+//	                            absent, or made during another start
+//	<C>:<A>:<G>:<run>:<proof>   marked during start <run>: grants ttls up
+//	                            to C ms once its clock (ms) passed G; A >= C
+//	                            is the longest ttl announced to it; proof
+//	                            lists the pending ids of a fresh marking
 //
 // The node decides in the acquire and refresh scripts; this file holds what
 // the clients do to bring a node back: mark a pending node on evidence, and
@@ -49,70 +50,94 @@ type markerStatus struct {
 	proof   []string
 }
 
-// The marker's scripts. A missing or unreadable marker becomes pending, with
-// an id unique to this start of the node: the node's time and the caller's
-// nonce.
+// markerLua is put before every script that reads a marker. A marker
+// counts only when made during the node's current start (its run_id, from
+// INFO server; "" where the node does not tell): one from an earlier start
+// came back with a snapshot, or with a replica promoted in its master's
+// place, and says nothing of the locks lost since.
+const markerLua = `local function runid()
+  local info = redis.pcall("info", "server")
+  if type(info) == "string" then return string.match(info, "run_id:(%x+)") or "" end
+  return ""
+end
+local function own(m, run)
+  if not m then return nil end
+  local c, a, g, r, p = string.match(m, "^(%d+):(%d+):(%d+):(%x*):(.*)$")
+  if not c or r ~= run then return nil end
+  return tonumber(c), tonumber(a), tonumber(g), p
+end
+local function pending(key, m, run, nonce)
+  if not m or string.match(m, "^p:(%x*):") ~= run then
+    local t = redis.call("time")
+    m = "p:" .. run .. ":" .. t[1] .. "." .. t[2] .. "." .. nonce
+    redis.call("set", key, m)
+  end
+  return string.sub(m, 3)
+end
+local function nowms()
+  local t = redis.call("time")
+  return t[1] * 1000 + math.floor(t[2] / 1000)
+end
+`
+
+// The marker's scripts. A marker that is absent or not the node's own
+// becomes pending, with an id unique to this start: the run_id, the node's
+// time and the caller's nonce.
 var (
 	// readMarkerScript reads KEYS[1]: {1, C, A, ms of quarantine left,
 	// proof} when marked, {0, 0, 0, 0, id} when pending. ARGV[1] is the nonce.
-	readMarkerScript = newScript(1, `local m = redis.call("get", KEYS[1])
-local c, a, g, p
-if m then c, a, g, p = string.match(m, "^(%d+):(%d+):(%d+):(.*)$") end
-if not c then
-  if not m or string.sub(m, 1, 2) ~= "p:" then
-    local t = redis.call("time")
-    m = "p:" .. t[1] .. "." .. t[2] .. "." .. ARGV[1]
-    redis.call("set", KEYS[1], m)
-  end
-  return {0, 0, 0, 0, string.sub(m, 3)}
-end
-local left = 0
-if g ~= "0" then
-  local t = redis.call("time")
-  left = math.max(tonumber(g) - (t[1] * 1000 + math.floor(t[2] / 1000)), 0)
-end
-return {1, tonumber(c), tonumber(a), left, p}`)
+	readMarkerScript = newScript(1, markerLua+`local run = runid()
+local m = redis.call("get", KEYS[1])
+local c, a, g, p = own(m, run)
+if not c then return {0, 0, 0, 0, pending(KEYS[1], m, run, ARGV[1])} end
+return {1, c, a, math.max(g - nowms(), 0), p}`)
 
 	// markScript marks KEYS[1] if it is still pending with id ARGV[1]:
 	// mode ARGV[2] "f" (fresh), "j" (join) or "e" (evidence) with C ARGV[3],
-	// A ARGV[4] and proof ARGV[5]; "e" quarantines it until its start + A;
-	// "b" (bound) marks it with C 0 and A ARGV[6] only once it has been up
-	// that long. Its start is now - (uptime_in_seconds - 1s): Redis's uptime
-	// may exceed the true one by up to a second. It returns {1, ms of
-	// quarantine} when marked, {2, 0} when it is no longer pending with
-	// that id (marked by another client, or started again), {0, 0} when
-	// not marked.
-	markScript = newScript(1, `if redis.call("get", KEYS[1]) ~= "p:" .. ARGV[1] then return {2, 0} end
+	// A ARGV[4] and proof ARGV[5]; "e" quarantines it until s + A; "b"
+	// (bound) marks it with C 0 and A ARGV[6] only once s lies that long
+	// behind. s is when it lost its data at the latest: the time in its
+	// pending id, or its start if earlier, now - (uptime_in_seconds - 1s)
+	// (Redis's whole-second uptime may exceed the true one by up to a
+	// second), counted only on a master that saw no FLUSHALL, FLUSHDB or
+	// SWAPDB since it started. It returns {1, ms of quarantine} when
+	// marked, {2, 0} when it is no longer pending with that id (marked by
+	// another client, or started again), {0, 0} when not marked.
+	markScript = newScript(1, markerLua+`local info, run = redis.pcall("info", "server"), ""
+if type(info) == "string" then run = string.match(info, "run_id:(%x+)") or "" end
+if redis.call("get", KEYS[1]) ~= "p:" .. ARGV[1] then return {2, 0} end
 local c, a, g, left = ARGV[3], ARGV[4], 0, 0
 if ARGV[2] == "e" or ARGV[2] == "b" then
-  local up, info = 0, redis.pcall("info", "server")
-  if type(info) == "string" then up = tonumber(string.match(info, "uptime_in_seconds:(%d+)") or "0") end
-  local safe = math.max(up - 1, 0) * 1000
-  if ARGV[2] == "b" then
-    if safe < tonumber(ARGV[6]) then return {0, 0} end
-    c, a = "0", ARGV[6]
-  else
-    left = tonumber(a) - safe
-    if left > 0 then
-      local t = redis.call("time")
-      g = t[1] * 1000 + math.floor(t[2] / 1000) + left
-    else
-      left = 0
+  local now = nowms()
+  local s = now
+  local ps, pu = string.match(ARGV[1], "^%x*:(%d+)%.(%d+)%.")
+  if ps then s = tonumber(ps) * 1000 + math.floor(tonumber(pu) / 1000) end
+  if type(info) == "string" then
+    local stats, repl = redis.pcall("info", "commandstats"), redis.pcall("info", "replication")
+    if type(stats) == "string" and type(repl) == "string" and string.find(repl, "role:master")
+        and not string.find(stats, "cmdstat_flush") and not string.find(stats, "cmdstat_swapdb") then
+      local up = tonumber(string.match(info, "uptime_in_seconds:(%d+)") or "0")
+      s = math.min(s, now - math.max(up - 1, 0) * 1000)
     end
   end
+  if ARGV[2] == "b" then
+    if now - s < tonumber(ARGV[6]) then return {0, 0} end
+    c, a = "0", ARGV[6]
+  else
+    left = s + tonumber(a) - now
+    if left > 0 then g = now + left else left = 0 end
+  end
 end
-redis.call("set", KEYS[1], c .. ":" .. a .. ":" .. string.format("%.0f", g) .. ":" .. ARGV[5])
+redis.call("set", KEYS[1], c .. ":" .. a .. ":" .. string.format("%.0f", g) .. ":" .. run .. ":" .. ARGV[5])
 return {1, left}`)
 
-	// raiseScript raises a marked KEYS[1] for a ttl of ARGV[2] ms: with
-	// ARGV[1] "a" (announce) A to at least it; with "c" (commit) C to at
-	// least it, where A already is. 1 when done, 0 when not marked (or not
-	// announced).
-	raiseScript = newScript(1, `local m = redis.call("get", KEYS[1])
-if not m then return 0 end
-local c, a, rest = string.match(m, "^(%d+):(%d+):(%d+:.*)$")
+	// raiseScript raises KEYS[1], when marked during this start, for a ttl
+	// of ARGV[2] ms: with ARGV[1] "a" (announce) A to at least it; with "c"
+	// (commit) C to at least it, where A already is. 1 when done, 0 when
+	// not marked (or not announced).
+	raiseScript = newScript(1, markerLua+`local run = runid()
+local c, a, g, p = own(redis.call("get", KEYS[1]), run)
 if not c then return 0 end
-c, a = tonumber(c), tonumber(a)
 local t = tonumber(ARGV[2])
 if ARGV[1] == "a" then
   a = math.max(a, t)
@@ -121,7 +146,7 @@ elseif a < t then
 else
   c = math.max(c, t)
 end
-redis.call("set", KEYS[1], string.format("%.0f:%.0f:", c, a) .. rest)
+redis.call("set", KEYS[1], string.format("%.0f:%.0f:%.0f:", c, a, g) .. run .. ":" .. p)
 return 1`)
 )
 
@@ -251,6 +276,13 @@ func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Du
 		return marked >= evidence
 	})
 	answered := func(i int) bool { return st[i].read }
+	// Only a node the round found pending, and that is still pending with
+	// the same id, may be marked: then everything read here was read after
+	// it lost its data.
+	still := func(i int) bool {
+		p, ok := res.Replies[i].Err.(*pendingError)
+		return ok && answered(i) && st[i].pending && st[i].id == p.id
+	}
 	var ids, all []int
 	everyone := true // every node answered
 	for i := range l.nodes {
@@ -259,7 +291,7 @@ func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Du
 		}
 		all = append(all, i)
 		everyone = everyone && answered(i)
-		if answered(i) && st[i].pending {
+		if still(i) {
 			ids = append(ids, i)
 		}
 	}
@@ -268,7 +300,7 @@ func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Du
 	}
 	marks := make([]*mark, len(l.nodes))
 	ms := func(d int64) string { return strconv.FormatInt(d, 10) }
-	if len(ids) == len(all) && len(all) > 0 { // every node answered, every node pending
+	if len(ids) == len(all) && len(all) > 0 { // every node pending at the end of the round
 		proof := make([]string, len(ids))
 		for k, i := range ids {
 			proof[k] = st[i].id
@@ -358,13 +390,14 @@ func (q *quarantine) raise(ctx context.Context, ttl time.Duration) bool {
 			})
 		}
 	}
-	if res := l.round(ctx, "announce", "", quorum.NewSeq(len(l.nodes)), call("a")); res.Outcome != quorum.Reached {
+	seq := quorum.NewSeq(len(l.nodes)) // on each node, the commit after its announce
+	if res := l.round(ctx, "announce", "", seq, call("a")); res.Outcome != quorum.Reached {
 		return false
 	}
 	cfg := l.roundConfig()
 	cfg.Quorum = 1 // every commit is backed by the announce: take what lands
 	cfg.Settled = func([]quorum.Reply, int) bool { return false }
-	return l.roundWith(ctx, "commit", "", quorum.NewSeq(len(l.nodes)), cfg, call("c")).Yes > 0
+	return l.roundWith(ctx, "commit", "", seq, cfg, call("c")).Yes > 0
 }
 
 // readMarker reads node i's marker, making it pending when it is absent.

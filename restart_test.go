@@ -183,9 +183,10 @@ func TestRestartedNodeServesOneShotCallers(t *testing.T) {
 }
 
 // TestQuarantineLastsTheLongestTTL: a node that just restarted empty, where
-// the longest ttl the nodes know is 300ms, is kept out for 300ms since its
-// start: not a second more for the whole-second uptime. The quarantine is
-// the node's own state: its marker says until when, on its own clock.
+// the longest ttl the nodes know is 300ms, is kept out for 300ms from the
+// call that found it back: not a second more for the whole-second uptime,
+// and not less than 300ms after its restart. The quarantine is the node's
+// own state: its marker says until when, on its own clock.
 func TestQuarantineLastsTheLongestTTL(t *testing.T) {
 	nodes := nodeset.StartReal(t, 3)
 	l := newTestLocker(t, nodes)
@@ -195,18 +196,25 @@ func TestQuarantineLastsTheLongestTTL(t *testing.T) {
 	}
 	lock.Release()
 	settle(l)
+	const longest = 300 * time.Millisecond
+	restarted := time.Now() // before the restart: the node starts after this
 	restartEmpty(t, nodes, 0)
-	started := time.Now()
 	nodes.Set(1, nodeset.Held, DefaultKeyPrefix+"lock:{k}", time.Minute) // node 0 is needed
 	b := newTestLocker(t, nodes)
-	b.ObtainContext(context.Background(), "k", 300*time.Millisecond, 0)
+	b.ObtainContext(context.Background(), "k", longest, 0)
+	found := time.Now() // after the call that found node 0 back
 	settle(b)
 	left, ok := guardLeft(t, direct(t, nodes, 0))
+	checked := time.Now()
 	if !ok {
 		t.Fatal("node 0 holds no quarantine of its own")
 	}
-	if most := 300*time.Millisecond - time.Since(started); left > max(most, 0)+10*time.Millisecond {
-		t.Fatalf("node 0 is kept out %v more, %v after its start: longer than the longest ttl, 300ms", left, time.Since(started))
+	const slack = 10 * time.Millisecond // the node's clock and ours
+	if most := longest - checked.Sub(found); left > max(most, 0)+slack {
+		t.Fatalf("node 0 is kept out %v more, %v after the call that found it: longer than the longest ttl, %v", left, checked.Sub(found), longest)
+	}
+	if least := longest - checked.Sub(restarted); left < least-slack {
+		t.Fatalf("node 0 is kept out %v more, %v after its restart: less than the longest ttl, %v", left, checked.Sub(restarted), longest)
 	}
 }
 

@@ -13,35 +13,27 @@ var (
 	// acquireScript sets KEYS[1] to the value ARGV[1] with a ttl of ARGV[2]
 	// ms where it is free, or finds it already set to it (a retry of this
 	// very call). With ARGV[3] "q" the node decides its restart quarantine
-	// from its marker KEYS[2] (quarantine.go): absent or pending, it
-	// refuses; quarantined, it refuses until its time passed the end; a ttl
+	// from its marker KEYS[2] (quarantine.go): absent, from another start
+	// or pending, it refuses; quarantined, it refuses until its time passed the end; a ttl
 	// above what it may grant, it refuses. With ARGV[4] "1" it reads the
 	// fencing counter KEYS[3]. ARGV[5] is a nonce for a new pending id. It
 	// returns {status, ms, counter, text}: 1 set; 0 taken, with the holder's
 	// remaining ms and value; 2 pending, with its id; 3 quarantined, with
 	// the ms left; 4 the ttl must be announced first.
-	acquireScript = newScript(3, `local f = 0
+	acquireScript = newScript(3, markerLua+`local f = 0
 if ARGV[4] == "1" then f = tonumber(redis.call("get", KEYS[3]) or "0") end
 local cur = redis.call("get", KEYS[1])
 if cur == ARGV[1] then return {1, 0, f, ""} end
 if ARGV[3] == "q" then
+  local run = runid()
   local m = redis.call("get", KEYS[2])
-  local c, g
-  if m then c, g = string.match(m, "^(%d+):%d+:(%d+):") end
-  if not c then
-    if not m or string.sub(m, 1, 2) ~= "p:" then
-      local t = redis.call("time")
-      m = "p:" .. t[1] .. "." .. t[2] .. "." .. ARGV[5]
-      redis.call("set", KEYS[2], m)
-    end
-    return {2, 0, f, string.sub(m, 3)}
-  end
-  if not cur and g ~= "0" then
-    local t = redis.call("time")
-    local left = tonumber(g) - (t[1] * 1000 + math.floor(t[2] / 1000))
+  local c, a, g = own(m, run)
+  if not c then return {2, 0, f, pending(KEYS[2], m, run, ARGV[5])} end
+  if not cur and g > 0 then
+    local left = g - nowms()
     if left > 0 then return {3, left, f, ""} end
   end
-  if not cur and tonumber(c) < tonumber(ARGV[2]) then return {4, 0, f, ""} end
+  if not cur and c < tonumber(ARGV[2]) then return {4, 0, f, ""} end
 end
 if cur then return {0, redis.call("pttl", KEYS[1]), f, cur} end
 redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])
@@ -52,15 +44,13 @@ return {1, 0, f, ""}`)
 	// marker KEYS[3]: {value or "", pttl, counter, quarantine, ms left},
 	// quarantine 0 none, 1 pending (or no marker), 2 for the ms left. It
 	// changes nothing.
-	inspectScript = newScript(3, `local q, left = 0, 0
+	inspectScript = newScript(3, markerLua+`local q, left = 0, 0
 if ARGV[1] == "q" then
-  local m = redis.call("get", KEYS[3])
-  local g = m and string.match(m, "^%d+:%d+:(%d+):")
-  if not g then
+  local c, a, g = own(redis.call("get", KEYS[3]), runid())
+  if not c then
     q = 1
-  elseif g ~= "0" then
-    local t = redis.call("time")
-    left = tonumber(g) - (t[1] * 1000 + math.floor(t[2] / 1000))
+  elseif g > 0 then
+    left = g - nowms()
     if left > 0 then q = 2 else left = 0 end
   end
 end
@@ -86,15 +76,14 @@ return 0`)
 	// refreshScript sets the remaining time of KEYS[1] to ARGV[2] ms where
 	// it holds the value ARGV[1] (1); where the key is gone and ARGV[3] is
 	// "1", takes it again (2); else 0. With ARGV[4] "q", the node's marker
-	// KEYS[2] must be marked (0 when not) and allow the ttl (4 when not:
-	// it must be announced first).
-	refreshScript = newScript(2, `local v = redis.call("get", KEYS[1])
+	// KEYS[2] must be marked during this start (0 when not) and allow the
+	// ttl (4 when not: it must be announced first).
+	refreshScript = newScript(2, markerLua+`local v = redis.call("get", KEYS[1])
 if v ~= ARGV[1] and not (v == false and ARGV[3] == "1") then return 0 end
 if ARGV[4] == "q" then
-  local m = redis.call("get", KEYS[2])
-  local c = m and string.match(m, "^(%d+):%d+:%d+:")
+  local c = own(redis.call("get", KEYS[2]), runid())
   if not c then return 0 end
-  if tonumber(c) < tonumber(ARGV[2]) then return 4 end
+  if c < tonumber(ARGV[2]) then return 4 end
 end
 if v == ARGV[1] then redis.call("pexpire", KEYS[1], ARGV[2]) return 1 end
 redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])

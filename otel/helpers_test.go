@@ -26,7 +26,7 @@ func startNodes(t *testing.T, n int) []*miniredis.Miniredis {
 			t.Fatal(err)
 		}
 		m.ClockTTL(true)
-		m.Set("quorumlock:node", "60000:60000:0:") // granting up to a minute
+		m.Set("quorumlock:node", "60000:60000:0::") // granting up to a minute (miniredis tells no run_id)
 		t.Cleanup(m.Close)
 		nodes[i] = m
 	}

@@ -186,7 +186,12 @@ func (n *real) entries() ([]Entry, error) {
 }
 
 func (n *real) mark() error {
-	return n.client.Set(context.Background(), nodeset.MarkerKey, nodeset.Marker(), 0).Err()
+	ctx := context.Background()
+	run, err := nodeset.RunID(ctx, n.client)
+	if err != nil {
+		return err
+	}
+	return n.client.Set(ctx, nodeset.MarkerKey, nodeset.MarkerOf(run), 0).Err()
 }
 
 func (n *real) close() {

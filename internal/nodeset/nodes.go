@@ -1,8 +1,13 @@
 package nodeset
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Nodes is what tests need of a node set, whether miniredis or real
@@ -37,5 +42,24 @@ const MarkerKey = "quorumlock:node"
 
 // Marker is a node marker as quorumlock writes it (see quarantine.go), as
 // on nodes long in service: marked, not quarantined; the longest ttl
-// granted, 1ms, is raised by the first lock granted with a longer one.
-func Marker() string { return "1:1:0:" }
+// granted, 1ms, is raised by the first lock granted with a longer one. It is
+// that of a node that reports no run_id (miniredis); MarkerOf is that of a
+// node that does.
+func Marker() string { return MarkerOf("") }
+
+// MarkerOf is Marker on the start of a node whose run_id is run.
+func MarkerOf(run string) string { return "1:1:0:" + run + ":" }
+
+// RunID returns the run_id a redis-server reports of its current start.
+func RunID(ctx context.Context, c *redis.Client) (string, error) {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
+			return v, nil
+		}
+	}
+	return "", errors.New("nodeset: INFO server names no run_id")
+}

@@ -29,9 +29,16 @@ func StartReal(t testing.TB, n int) *Real {
 		c := redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second})
 		r.clients = append(r.clients, c)
 		t.Cleanup(func() { c.Close() })
-		c.Set(context.Background(), MarkerKey, Marker(), 0)
+		r.mark(c)
 	}
 	return r
+}
+
+// mark writes the marker of a node long in service on c.
+func (r *Real) mark(c *redis.Client) {
+	ctx := context.Background()
+	run, _ := RunID(ctx, c)
+	c.Set(ctx, MarkerKey, MarkerOf(run), 0)
 }
 
 // Len returns the number of nodes.
@@ -67,7 +74,7 @@ func (r *Real) Reset() {
 	r.Resume()
 	for _, c := range r.clients {
 		c.FlushAll(context.Background())
-		c.Set(context.Background(), MarkerKey, Marker(), 0)
+		r.mark(c)
 	}
 }
 
