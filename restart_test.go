@@ -109,7 +109,6 @@ func TestYoungMarkerDoesNotMakeARestartLookFresh(t *testing.T) {
 	}
 }
 
-
 // TestFirstObtainsOnFreshNodes: the first locks of a new deployment, taken
 // at once by several clients with wait 0, are plain contention: no failure
 // caused by markers, and exactly one winner of each key.
