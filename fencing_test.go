@@ -2,6 +2,7 @@ package quorumlock
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -151,6 +152,10 @@ func TestFenceWhenRoundsOverlap(t *testing.T) {
 		r.lock.Release()
 	}
 	t.Logf("A: %v, B: %v, tokens %v", err, r.err, tokens)
+	var qe *QuorumError
+	if err != nil && !(errors.As(err, &qe) && qe.Op == "fence") {
+		t.Fatalf("A failed with %v, want only its write-back missing", err)
+	}
 	if len(tokens) == 2 && tokens[1] <= tokens[0] {
 		t.Fatalf("A obtained with token %d, then B with %d: not increasing", tokens[0], tokens[1])
 	}

@@ -265,3 +265,30 @@ func TestSeqHoldsOrderWhenAWaitingCallIsCanceled(t *testing.T) {
 	}
 	<-first
 }
+
+// TestSeqWait: Wait returns once every call started on the Seq returned,
+// not when their round was decided.
+func TestSeqWait(t *testing.T) {
+	seq := NewSeq(2)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	res := Run(context.Background(), seq, Config{Quorum: 1, Timeout: time.Hour, Tracker: &wg}, func(_ context.Context, i int) Reply {
+		if i == 1 {
+			<-release
+		}
+		return Reply{Vote: Yes}
+	})
+	if res.Outcome != Reached {
+		t.Fatalf("outcome %v", res.Outcome)
+	}
+	waited := make(chan struct{})
+	go func() { seq.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("Wait returned while node 1's call was still running")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	<-waited
+	wg.Wait()
+}
