@@ -30,15 +30,14 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 		mode = "q"
 	}
 	nonce := value[strings.LastIndexByte(value, '/')+1:]
+	marker := l.marker
+	if mode == "" {
+		marker = rkey // unused; and a Cluster wants every key of a script in one slot
+	}
 	// The arguments are built once a round, not once a node.
-	args := []any{rkey, l.marker, fkey, value, ms, mode, fence, nonce}
-	clusterArgs := []any{rkey, rkey, fkey, value, ms, "", fence, nonce} // no node-wide marker in a Cluster
+	args := []any{rkey, marker, fkey, value, ms, mode, fence, nonce}
 	return func(ctx context.Context, i int) quorum.Reply {
-		a := args
-		if !l.nodes[i].single {
-			a = clusterArgs
-		}
-		return l.onNode(ctx, i, acquireScript, a, func(v any) (quorum.Reply, error) {
+		return l.onNode(ctx, i, acquireScript, args, func(v any) (quorum.Reply, error) {
 			r, ok := v.([]any)
 			if !ok || len(r) != 4 {
 				return quorum.Reply{}, fmt.Errorf("unexpected acquire reply %v", v)
@@ -127,14 +126,13 @@ func (l *Locker) refreshCall(rkey, value string, ttl time.Duration) quorum.Call 
 		mode = "q"
 	}
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
-	args := []any{rkey, l.marker, value, ms, "1", mode}
-	clusterArgs := []any{rkey, rkey, value, ms, "1", ""}
+	marker := l.marker
+	if mode == "" {
+		marker = rkey // unused; and a Cluster wants every key of a script in one slot
+	}
+	args := []any{rkey, marker, value, ms, "1", mode}
 	return func(ctx context.Context, i int) quorum.Reply {
-		a := args
-		if !l.nodes[i].single {
-			a = clusterArgs
-		}
-		return l.onNode(ctx, i, refreshScript, a, func(v any) (quorum.Reply, error) {
+		return l.onNode(ctx, i, refreshScript, args, func(v any) (quorum.Reply, error) {
 			n, err := evalInt(v)
 			if n == 4 {
 				return quorum.Reply{Vote: quorum.Failed, Err: errRaise}, nil

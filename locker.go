@@ -22,11 +22,13 @@ type Locker struct {
 	opts   options
 	owned  bool // the clients were built by NewFromURLs; Close closes them
 
-	mu     sync.RWMutex // guards closed against bg.Add
-	closed bool
-	done   chan struct{} // closed by Close, wakes waiters
-	bg     sync.WaitGroup
-	room   waitRoom // tells waiters of releases
+	mu      sync.RWMutex // guards closed against bg.Add
+	closed  bool
+	done    chan struct{}   // closed by Close, wakes waiters
+	closing context.Context // ended by Close: the Locker's own background work
+	stop    context.CancelFunc
+	bg      sync.WaitGroup
+	room    waitRoom // tells waiters of releases
 
 	quarantine quarantine // bringing restarted nodes back (quarantine.go)
 	marker     string     // the node marker's key
@@ -57,6 +59,7 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 		owned:  owned,
 		done:   make(chan struct{}),
 	}
+	l.closing, l.stop = context.WithCancel(context.Background())
 	for i, c := range clients {
 		l.nodes[i] = newNode(c)
 	}
@@ -92,6 +95,7 @@ func (l *Locker) Close() error {
 	}
 	l.closed = true
 	close(l.done)
+	l.stop()
 	l.mu.Unlock()
 
 	l.bg.Wait()

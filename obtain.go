@@ -129,12 +129,19 @@ func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, h a
 		t := l.try(ctx, key, ttl, h)
 		switch {
 		case t.lock != nil || l.heldElsewhere(t.res) || ctx.Err() != nil || !errors.Is(t.err, ErrNotObtained):
-			l.quarantine.repairLater(ctx, t.res, ttl) // for the next caller
+			l.quarantine.repairLater(t.res, ttl) // for the next caller
 			return t.lock, t.retryIn, t.err
 		case try == tries || !l.quarantine.repair(ctx, t.res, ttl):
+			if ctx.Err() != nil { // it ended while the nodes were being brought back
+				return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
+			}
 			return nil, t.retryIn, t.err
 		}
-		<-t.cleaned // the next try must not find this one's value
+		select { // the next try must not find this one's value
+		case <-t.cleaned:
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
+		}
 	}
 }
 
@@ -302,9 +309,9 @@ type attemptHooks struct {
 
 // cleanup removes value, in the background, from the nodes in only (all
 // when nil), announcing it to waiters when announce is set (a lock that was
-// held), and closes done when it has. It cannot be cancelled, and on each
-// node it runs after the lock's previous call there. The caller is inside
-// enter.
+// held), and closes done once every node's call has returned. It cannot be
+// cancelled, and on each node it runs after the lock's previous call there.
+// The caller is inside enter.
 func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool, announce bool) (done <-chan struct{}) {
 	d := make(chan struct{})
 	l.bg.Add(1) // the caller is inside enter, so the count is positive
@@ -312,6 +319,7 @@ func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool, annou
 		defer l.bg.Done()
 		defer close(d)
 		l.round(context.Background(), "cleanup", "", seq, l.releaseCall(rkey, value, only, announce))
+		seq.Wait() // done means landed, not decided
 	}()
 	return d
 }

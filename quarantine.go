@@ -38,7 +38,7 @@ var ErrRestartQuarantine = errors.New("quorumlock: node in restart quarantine")
 
 // errRaise is the error of a node that grants no ttl longer than the ones
 // announced to a quorum; the client announces the longer one and tries again.
-var errRaise = errors.New("the ttl is longer than any the nodes were told of: announcing it")
+var errRaise = errors.New("grants no ttl this long until a quorum of nodes is told of it")
 
 // markerStatus is what a node's marker says, as read by readMarkerScript.
 type markerStatus struct {
@@ -158,12 +158,6 @@ type quarantine struct {
 	flight *repairFlight // the repair in progress, shared by concurrent callers
 }
 
-// repairFlight is one repair, shared by the callers that need it meanwhile.
-type repairFlight struct {
-	done    chan struct{}
-	changed bool
-}
-
 // on reports whether node i keeps a marker: the quarantine is on, and the
 // node is one server (a Cluster keeps no node-wide marker).
 func (q *quarantine) on(i int) bool { return q.l.opts.quarantine && q.l.nodes[i].single }
@@ -185,45 +179,51 @@ func needs(res quorum.Result) (pending, raise bool) {
 
 // repair marks the pending nodes it can and announces and commits ttl where
 // nodes refused it; it reports whether a node may now grant what it did not,
-// so that another try may succeed. Concurrent callers share one repair: they
-// would read and write the same markers. The repair runs in the background,
-// bounded by the node timeout of each of its fan-outs; a caller whose ctx
-// ends, or whose Locker closes, stops waiting for it. The caller is inside
-// enter.
+// so that another try may succeed. Concurrent callers share one repair when
+// it does what they need: they would read and write the same markers. The
+// repair runs in the background, each of its fan-outs bounded by the node
+// timeout, and stops when the Locker closes; a caller whose ctx ends stops
+// waiting for it. The caller is inside enter.
 func (q *quarantine) repair(ctx context.Context, res quorum.Result, ttl time.Duration) bool {
-	f := q.start(ctx, res, ttl)
-	if f == nil {
-		return false
+	for {
+		f, mine := q.start(res, ttl)
+		if f == nil {
+			return false
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return false
+		case <-q.l.done:
+			return false
+		}
+		if mine || f.covers(res, ttl) {
+			return f.changed
+		}
+		// Another caller's repair, which did not do what this one needs.
 	}
-	select {
-	case <-f.done:
-		return f.changed
-	case <-ctx.Done():
-	case <-q.l.done:
-	}
-	return false
 }
 
 // repairLater starts a repair and does not wait for it, for a round that
 // succeeded without the nodes it found pending or short of ttl. The caller
 // is inside enter.
-func (q *quarantine) repairLater(ctx context.Context, res quorum.Result, ttl time.Duration) {
-	q.start(ctx, res, ttl)
+func (q *quarantine) repairLater(res quorum.Result, ttl time.Duration) {
+	q.start(res, ttl)
 }
 
-// start starts the repair res asks for, or joins the one in progress; nil
-// when res asks for none.
-func (q *quarantine) start(ctx context.Context, res quorum.Result, ttl time.Duration) *repairFlight {
+// start starts the repair res asks for, or returns the one in progress
+// (mine false); nil when res asks for none.
+func (q *quarantine) start(res quorum.Result, ttl time.Duration) (f *repairFlight, mine bool) {
 	pending, raise := needs(res)
 	if !pending && !raise {
-		return nil
+		return nil, false
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.flight != nil {
-		return q.flight
+		return q.flight, false
 	}
-	f := &repairFlight{done: make(chan struct{})}
+	f = &repairFlight{done: make(chan struct{}), pending: pending, raise: raise, ttl: ttl}
 	q.flight = f
 	q.l.bg.Go(func() {
 		defer func() {
@@ -232,17 +232,32 @@ func (q *quarantine) start(ctx context.Context, res quorum.Result, ttl time.Dura
 			q.mu.Unlock()
 			close(f.done)
 		}()
-		bg := context.WithoutCancel(ctx)
+		ctx := q.l.closing // ends with the Locker
 		if pending {
 			var low bool // a node marked with C below ttl
-			f.changed, low = q.examine(bg, res, ttl)
-			raise = raise || low
+			f.changed, low = q.examine(ctx, res, ttl)
+			f.raise = f.raise || low
 		}
-		if raise {
-			f.changed = q.raise(bg, ttl) || f.changed
+		if f.raise {
+			f.changed = q.raise(ctx, ttl) || f.changed
 		}
 	})
-	return f
+	return f, true
+}
+
+// repairFlight is one repair, shared by the callers that need it meanwhile.
+type repairFlight struct {
+	done    chan struct{}
+	pending bool          // it marked pending nodes
+	raise   bool          // and announced and committed ttl
+	ttl     time.Duration // of the caller that started it
+	changed bool          // a node may now grant what it did not
+}
+
+// covers reports whether f did what res, for ttl, asks.
+func (f *repairFlight) covers(res quorum.Result, ttl time.Duration) bool {
+	pending, raise := needs(res)
+	return (!pending || f.pending) && (!raise || f.raise && f.ttl >= ttl)
 }
 
 // examine reads every node's marker and marks the pending nodes the
@@ -411,7 +426,8 @@ func (l *Locker) readMarker(ctx context.Context, i int, nonce string) markerStat
 	if asInt(r[0]) == 0 {
 		return markerStatus{read: true, pending: true, id: text}
 	}
-	s := markerStatus{read: true, c: asInt(r[1]), a: asInt(r[2]), guard: time.Duration(asInt(r[3])) * time.Millisecond}
+	// A tampered marker can hold numbers Redis turns negative: no less than 0.
+	s := markerStatus{read: true, c: max(asInt(r[1]), 0), a: max(asInt(r[2]), 0), guard: time.Duration(max(asInt(r[3]), 0)) * time.Millisecond}
 	if text != "" {
 		s.proof = strings.Split(text, ",")
 	}

@@ -24,3 +24,13 @@ func (s *Seq) next(i int) (prev <-chan struct{}, done chan struct{}) {
 	prev, s.tail[i] = s.tail[i], done
 	return prev, done
 }
+
+// Wait waits until every call started on s so far has returned (each is
+// bounded by its own deadline). It must not run concurrently with a Run on s.
+func (s *Seq) Wait() {
+	for _, t := range s.tail {
+		if t != nil {
+			<-t
+		}
+	}
+}

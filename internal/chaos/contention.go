@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -139,20 +140,20 @@ func RunContention(ctx context.Context, cfg ContentionConfig, c Contender) (*Con
 		nodes = append(nodes, n)
 		addrs[i] = n.addr()
 	}
-	clients := make([]ContentionClient, cfg.Lockers)
-	for i := range clients {
-		cl, err := c.Open(addrs)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.Name, err)
-		}
-		clients[i] = cl
-	}
+	var clients []ContentionClient
 	closeClients := sync.OnceFunc(func() {
 		for _, cl := range clients {
 			cl.Close()
 		}
 	})
 	defer closeClients()
+	for range cfg.Lockers {
+		cl, err := c.Open(addrs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		clients = append(clients, cl)
+	}
 
 	rep := &ContentionReport{Contender: c.Name, Config: cfg}
 	rec := history.NewRecorder()
@@ -214,14 +215,13 @@ func contend(ctx context.Context, cfg ContentionConfig, cl ContentionClient, rec
 
 // contentionFaults injects the schedule until ctx ends, then heals every
 // node, and returns how many faults it injected.
-func contentionFaults(ctx context.Context, cfg ContentionConfig, nodes []*real) (int, []error) {
+func contentionFaults(ctx context.Context, cfg ContentionConfig, nodes []*real) (count int, errs []error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 1))
 	n := len(nodes)
 	budget := n - (n/2 + 1)
 	var mu sync.Mutex
 	busy := make([]bool, n)
-	impaired, count := 0, 0
-	var errs []error
+	impaired := 0
 	note := func(err error) {
 		if err != nil {
 			mu.Lock()
@@ -230,7 +230,12 @@ func contentionFaults(ctx context.Context, cfg ContentionConfig, nodes []*real) 
 		}
 	}
 	var heals sync.WaitGroup
-	defer heals.Wait()
+	defer func() {
+		heals.Wait()
+		mu.Lock()
+		errs = slices.Clone(errs) // the heals' errors too, read once they are done
+		mu.Unlock()
+	}()
 	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
 	for {
 		gap := between(100*time.Millisecond, 250*time.Millisecond)
