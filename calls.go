@@ -3,6 +3,7 @@ package quorumlock
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,21 +23,23 @@ import (
 // Value ms more; one that may not grant the ttl yet fails with errRaise.
 func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum.Call {
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
-	fence, mode := "0", ""
+	fence := "0"
 	if l.opts.fencing {
 		fence = "1"
 	}
-	if l.opts.quarantine {
-		mode = "q"
-	}
 	nonce := value[strings.LastIndexByte(value, '/')+1:]
 	marker := l.marker
-	if mode == "" {
+	if !l.opts.quarantine {
 		marker = rkey // unused; and a Cluster wants every key of a script in one slot
 	}
 	// The arguments are built once a round, not once a node.
-	args := []any{rkey, marker, fkey, value, ms, mode, fence, nonce}
+	args := []any{rkey, marker, fkey, value, ms, "", fence, nonce}
+	checked, unchecked := l.quarantineArgs(args, 5)
 	return func(ctx context.Context, i int) quorum.Reply {
+		args := checked
+		if !l.nodes[i].checked {
+			args = unchecked
+		}
 		return l.onNode(ctx, i, acquireScript, args, func(v any) (quorum.Reply, error) {
 			r, ok := v.([]any)
 			if !ok || len(r) != 4 {
@@ -60,6 +63,27 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 			return quorum.Reply{}, fmt.Errorf("unexpected acquire status %d", status)
 		})
 	}
+}
+
+// quarantineArgs fills in the quarantine's mode at args[at]: "" when off;
+// "q" for nodes whose connections were checked when made, "v" for the
+// others, whose scripts check the marker's start each time. It copies args
+// only when both kinds of node are there.
+func (l *Locker) quarantineArgs(args []any, at int) (checked, unchecked []any) {
+	if !l.opts.quarantine {
+		return args, args
+	}
+	switch l.checked {
+	case len(l.nodes):
+		args[at] = "q"
+		return args, args
+	case 0:
+		args[at] = "v"
+		return args, args
+	}
+	unchecked = slices.Clone(args)
+	args[at], unchecked[at] = "q", "v"
+	return args, unchecked
 }
 
 // fenceCall raises the key's fencing counter to token on the nodes in
@@ -121,17 +145,17 @@ func (l *Locker) ttlCall(rkey, value string) quorum.Call {
 // takes it again where it is gone. A node that may not grant the ttl yet
 // fails with errRaise.
 func (l *Locker) refreshCall(rkey, value string, ttl time.Duration) quorum.Call {
-	mode := ""
-	if l.opts.quarantine {
-		mode = "q"
-	}
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
 	marker := l.marker
-	if mode == "" {
+	if !l.opts.quarantine {
 		marker = rkey // unused; and a Cluster wants every key of a script in one slot
 	}
-	args := []any{rkey, marker, value, ms, "1", mode}
+	checked, unchecked := l.quarantineArgs([]any{rkey, marker, value, ms, "1", ""}, 5)
 	return func(ctx context.Context, i int) quorum.Reply {
+		args := checked
+		if !l.nodes[i].checked {
+			args = unchecked
+		}
 		return l.onNode(ctx, i, refreshScript, args, func(v any) (quorum.Reply, error) {
 			n, err := evalInt(v)
 			if n == 4 {

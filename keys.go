@@ -29,3 +29,6 @@ func hashTag(key string) string {
 	}
 	return tagEscaper.Replace(key)
 }
+
+// markerName is the node marker's key, after the prefix.
+const markerName = "node"

@@ -31,6 +31,7 @@ type Locker struct {
 	room    waitRoom // tells waiters of releases
 
 	quarantine quarantine // bringing restarted nodes back (quarantine.go)
+	checked    int        // nodes whose connections are checked when made
 	marker     string     // the node marker's key
 	hooks      Hooks
 }
@@ -65,7 +66,7 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 	}
 	l.room.l, l.room.linger = l, defaultLinger
 	l.quarantine.l = l
-	l.marker = o.keyPrefix + "node"
+	l.marker = o.keyPrefix + markerName
 	if o.quarantine && slices.ContainsFunc(l.nodes, func(n node) bool { return !n.single }) {
 		// A Cluster keeps no node-wide marker, and without it the others'
 		// markers no longer tell what a quorum forgot (docs/safety.md).

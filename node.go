@@ -18,6 +18,8 @@ type node struct {
 	client redis.UniversalClient
 	addr   string // for messages; never holds credentials
 	single bool   // one server (not a Cluster or Ring): it keeps a marker
+	// checked: its connections run verifyScript when made (NewFromURLs)
+	checked bool
 }
 
 func newNode(c redis.UniversalClient) node {

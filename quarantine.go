@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/quorumlock/quorumlock/quorum"
 )
 
@@ -54,7 +56,8 @@ type markerStatus struct {
 // counts only when made during the node's current start (its run_id, from
 // INFO server; "" where the node does not tell): one from an earlier start
 // came back with a snapshot, or with a replica promoted in its master's
-// place, and says nothing of the locks lost since.
+// place, and says nothing of the locks lost since. own(m, nil) trusts the
+// run: the caller's connection was checked when it was made (verifyScript).
 const markerLua = `local function runid()
   local info = redis.pcall("info", "server")
   if type(info) == "string" then return string.match(info, "run_id:(%x+)") or "" end
@@ -63,7 +66,7 @@ end
 local function own(m, run)
   if not m then return nil end
   local c, a, g, r, p = string.match(m, "^(%d+):(%d+):(%d+):(%x*):(.*)$")
-  if not c or r ~= run then return nil end
+  if not c or run and r ~= run then return nil end
   return tonumber(c), tonumber(a), tonumber(g), p
 end
 local function pending(key, m, run, nonce)
@@ -79,6 +82,24 @@ local function nowms()
   return t[1] * 1000 + math.floor(t[2] / 1000)
 end
 `
+
+// verifyScript runs on every connection the clients of NewFromURLs open,
+// before anything else is sent on it: a marker of an earlier start becomes
+// pending. A restart or a failover breaks every connection, so every
+// command the node runs after it comes after this, and the scripts on the
+// way of a lock need not ask INFO server each time. KEYS[1] is the marker,
+// ARGV[1] a nonce.
+var verifyScript = markerLua + `local run = runid()
+local m = redis.call("get", KEYS[1])
+if m and not own(m, run) and string.match(m, "^p:(%x*):") ~= run then pending(KEYS[1], m, run, ARGV[1]) end
+return 1`
+
+// verifyOnConnect is the OnConnect of the clients NewFromURLs builds.
+func verifyOnConnect(marker string) func(ctx context.Context, cn *redis.Conn) error {
+	return func(ctx context.Context, cn *redis.Conn) error {
+		return cn.Eval(ctx, verifyScript, []string{marker}, strconv.FormatUint(mrand.Uint64(), 36)).Err()
+	}
+}
 
 // The marker's scripts. A marker that is absent or not the node's own
 // becomes pending, with an id unique to this start: the run_id, the node's

@@ -1,8 +1,11 @@
 package quorumlock
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,4 +185,197 @@ func markerWith(t *testing.T, c *redis.Client, d time.Duration) string {
 	}
 	ms := strconv.FormatInt(d.Milliseconds(), 10)
 	return ms + ":" + ms + ":0:" + run + ":"
+}
+
+// TestRestartFromASnapshotWithClientsOfNew: the same with clients passed to
+// New, whose connections quorumlock does not check when made: the scripts
+// check the marker's start themselves.
+func TestRestartFromASnapshotWithClientsOfNew(t *testing.T) {
+	nodes := nodeset.StartReal(t, 3)
+	ctx := context.Background()
+	var clients []redis.UniversalClient
+	for _, a := range nodes.Procs.Addrs() {
+		c := redis.NewClient(&redis.Options{Addr: a})
+		t.Cleanup(func() { c.Close() })
+		clients = append(clients, c)
+	}
+	newLocker := func() *Locker {
+		l, err := New(clients, WithLogger(nil), WithNodeTimeout(testNodeTimeout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	a := newLocker()
+	warm, err := a.ObtainContext(ctx, "warm-up", 10*time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Release()
+	settle(a)
+	if err := direct(t, nodes, 0).Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rkey := a.lockKey("k")
+	nodes.Set(2, nodeset.Held, rkey, time.Minute)
+	lockA, err := a.ObtainContext(ctx, "k", 10*time.Second, 0)
+	if err != nil {
+		t.Fatalf("A: %v", err)
+	}
+	defer lockA.Release()
+	settle(a)
+	s := nodes.Procs.Servers[0]
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	nodes.Set(2, nodeset.Free, rkey, 0)
+	b := newLocker()
+	if lockB, err := b.ObtainContext(ctx, "k", 10*time.Second, 0); err == nil {
+		lockB.Release()
+		t.Fatalf("B obtained while A holds the lock for %v more", time.Until(lockA.Deadline()))
+	}
+}
+
+// TestFlushIsALoss: FLUSHALL on a node in service for a while loses its
+// data without a restart: its uptime says nothing of when the locks went.
+func TestFlushIsALoss(t *testing.T) {
+	nodes := nodeset.StartReal(t, 3)
+	time.Sleep(2500 * time.Millisecond) // up for longer than the ttl + 1s
+	a := newTestLocker(t, nodes)
+	rkey := a.lockKey("k")
+	nodes.Set(2, nodeset.Held, rkey, time.Minute) // A gets nodes 0 and 1
+	lockA, err := a.ObtainContext(context.Background(), "k", time.Second, 0)
+	if err != nil {
+		t.Fatalf("A: %v", err)
+	}
+	defer lockA.Release()
+	settle(a)
+	direct(t, nodes, 0).FlushAll(context.Background())
+	nodes.Set(2, nodeset.Free, rkey, 0)
+	b := newTestLocker(t, nodes)
+	if lockB, err := b.ObtainContext(context.Background(), "k", time.Second, 0); err == nil && time.Now().Before(lockA.Deadline()) {
+		lockB.Release()
+		t.Fatalf("B obtained while A holds the lock for %v more", time.Until(lockA.Deadline()))
+	}
+}
+
+// TestRestartFromASnapshotIsALoss: a node restarts from a snapshot taken
+// before A's lock (Redis's default persistence): its marker comes back,
+// A's lock does not. The marker is of an earlier start: the node must be
+// quarantined as if it came back empty.
+func TestRestartFromASnapshotIsALoss(t *testing.T) {
+	nodes := nodeset.StartReal(t, 3)
+	ctx := context.Background()
+	a := newTestLocker(t, nodes)
+	warm, err := a.ObtainContext(ctx, "warm-up", 10*time.Second, 0) // markers told of 10s
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Release()
+	settle(a)
+	if err := direct(t, nodes, 0).Save(ctx).Err(); err != nil { // a periodic snapshot
+		t.Fatal(err)
+	}
+	rkey := a.lockKey("k")
+	nodes.Set(2, nodeset.Held, rkey, time.Minute) // A gets nodes 0 and 1
+	lockA, err := a.ObtainContext(ctx, "k", 10*time.Second, 0)
+	if err != nil {
+		t.Fatalf("A: %v", err)
+	}
+	defer lockA.Release()
+	settle(a)
+	s := nodes.Procs.Servers[0]
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(); err != nil { // loads the snapshot
+		t.Fatal(err)
+	}
+	nodes.Set(2, nodeset.Free, rkey, 0)
+	b := newTestLocker(t, nodes)
+	if lockB, err := b.ObtainContext(ctx, "k", 10*time.Second, 0); err == nil {
+		lockB.Release()
+		t.Fatalf("B obtained while A holds the lock for %v more", time.Until(lockA.Deadline()))
+	}
+}
+
+// TestClusterAmongNodes: a Redis Cluster among the nodes keeps no
+// node-wide marker, and without one the other nodes' markers no longer tell
+// what a quorum forgot (a node pending with every other plain node is no
+// new deployment). The Locker says so and turns the quarantine off: Redlock
+// as published, whose rule a restarted node must keep by staying down.
+func TestClusterAmongNodes(t *testing.T) {
+	nodes := nodeset.Mini(t, 5)
+	var clients []redis.UniversalClient
+	for i, n := range nodes.Nodes {
+		var c redis.UniversalClient = redis.NewClient(&redis.Options{Addr: n.Proxy.Addr(), MaxRetries: -1})
+		if i >= 3 {
+			c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{n.M.Addr()}, MaxRetries: -1})
+		}
+		t.Cleanup(func() { c.Close() })
+		clients = append(clients, c)
+	}
+	var logged bytes.Buffer
+	l, err := New(clients, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))), WithNodeTimeout(testNodeTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if !strings.Contains(logged.String(), "restart quarantine is off") {
+		t.Fatalf("no warning that the quarantine is off: %q", logged.String())
+	}
+	nodes.Nodes[0].M.FlushAll() // no marker, no pending: nothing refuses
+	nodes.Set(1, nodeset.Held, l.lockKey("k"), time.Minute)
+	lock, err := l.ObtainContext(context.Background(), "k", time.Second, 0)
+	if err != nil {
+		t.Fatalf("with the quarantine off, a node back empty grants at once: %v", err)
+	}
+	lock.Release()
+	if nodes.Nodes[0].M.Exists(nodeset.MarkerKey) {
+		t.Fatal("a marker was written with the quarantine off")
+	}
+}
+
+// TestSplitVoteValidityFromTheFirstRound: a split vote settled by asking
+// again: the lock's validity counts from before the first round, whose keys
+// are the oldest, not from the round that reached the quorum.
+func TestSplitVoteValidityFromTheFirstRound(t *testing.T) {
+	nodes := nodeset.Mini(t, 5)
+	var l *Locker
+	var once sync.Once
+	rkey := ""
+	l = newTestLocker(t, nodes, WithOwner("a"), WithHooks(Hooks{Round: func(e RoundEvent) {
+		if e.Op == "obtain" && e.Outcome == "missed" {
+			once.Do(func() { // the loser cleans up, slowly
+				time.Sleep(50 * time.Millisecond)
+				for _, i := range []int{1, 2} {
+					nodes.Nodes[i].M.Del(rkey)
+				}
+			})
+		}
+	}}))
+	rkey = l.lockKey("k")
+	for _, n := range nodes.Nodes {
+		n.M.Set(nodeset.MarkerKey, markerWith(t, nil, time.Minute))
+	}
+	for _, i := range []int{1, 2} { // another contender ("b/...", larger) on two nodes
+		nodes.Set(i, nodeset.Held, rkey, time.Minute)
+		nodes.Nodes[i].M.Set(rkey, "b/contender")
+	}
+	nodes.Nodes[0].M.Set(rkey, "c/third") // and a third on one
+	nodes.Nodes[0].M.SetTTL(rkey, 30*time.Millisecond)
+	ttl := 10 * time.Second
+	before := time.Now()
+	lock, err := l.ObtainContext(context.Background(), "k", ttl, 0)
+	if err != nil {
+		t.Fatalf("the winner of the split: %v", err)
+	}
+	defer lock.Release()
+	if latest := before.Add(ttl - drift(ttl, DefaultDriftFactor) + 25*time.Millisecond); lock.Deadline().After(latest) {
+		t.Fatalf("validity until %v after the call began, want at most %v: counted from a later round", lock.Deadline().Sub(before), latest.Sub(before))
+	}
 }

@@ -12,9 +12,10 @@ import (
 var (
 	// acquireScript sets KEYS[1] to the value ARGV[1] with a ttl of ARGV[2]
 	// ms where it is free, or finds it already set to it (a retry of this
-	// very call). With ARGV[3] "q" the node decides its restart quarantine
-	// from its marker KEYS[2] (quarantine.go): absent, from another start
-	// or pending, it refuses; quarantined, it refuses until its time passed the end; a ttl
+	// very call). With ARGV[3] "q" (the connection was checked when made)
+	// or "v" (check here that the marker is of this start) the node decides
+	// its restart quarantine from its marker KEYS[2] (quarantine.go):
+	// absent, from another start or pending, it refuses; quarantined, it refuses until its time passed the end; a ttl
 	// above what it may grant, it refuses. With ARGV[4] "1" it reads the
 	// fencing counter KEYS[3]. ARGV[5] is a nonce for a new pending id. It
 	// returns {status, ms, counter, text}: 1 set; 0 taken, with the holder's
@@ -24,11 +25,12 @@ var (
 if ARGV[4] == "1" then f = tonumber(redis.call("get", KEYS[3]) or "0") end
 local cur = redis.call("get", KEYS[1])
 if cur == ARGV[1] then return {1, 0, f, ""} end
-if ARGV[3] == "q" then
-  local run = runid()
+if ARGV[3] ~= "" then
+  local run = nil
+  if ARGV[3] == "v" then run = runid() end
   local m = redis.call("get", KEYS[2])
   local c, a, g = own(m, run)
-  if not c then return {2, 0, f, pending(KEYS[2], m, run, ARGV[5])} end
+  if not c then return {2, 0, f, pending(KEYS[2], m, run or runid(), ARGV[5])} end
   if not cur and g > 0 then
     local left = g - nowms()
     if left > 0 then return {3, left, f, ""} end
@@ -75,13 +77,16 @@ return 0`)
 
 	// refreshScript sets the remaining time of KEYS[1] to ARGV[2] ms where
 	// it holds the value ARGV[1] (1); where the key is gone and ARGV[3] is
-	// "1", takes it again (2); else 0. With ARGV[4] "q", the node's marker
-	// KEYS[2] must be marked during this start (0 when not) and allow the
-	// ttl (4 when not: it must be announced first).
+	// "1", takes it again (2); else 0. With ARGV[4] "q" or "v" (as for
+	// acquireScript), the node's marker KEYS[2] must be marked during this
+	// start (0 when not) and allow the ttl (4 when not: it must be announced
+	// first).
 	refreshScript = newScript(2, markerLua+`local v = redis.call("get", KEYS[1])
 if v ~= ARGV[1] and not (v == false and ARGV[3] == "1") then return 0 end
-if ARGV[4] == "q" then
-  local c = own(redis.call("get", KEYS[2]), runid())
+if ARGV[4] ~= "" then
+  local run = nil
+  if ARGV[4] == "v" then run = runid() end
+  local c = own(redis.call("get", KEYS[2]), run)
   if not c then return 0 end
   if c < tonumber(ARGV[2]) then return 4 end
 end

@@ -55,10 +55,17 @@ func NewFromURLs(urls []string, opts ...Option) (*Locker, error) {
 	}
 	clients := make([]redis.UniversalClient, len(clientOpts))
 	for i, co := range clientOpts {
+		if o.quarantine {
+			co.OnConnect = verifyOnConnect(o.keyPrefix + markerName)
+		}
 		clients[i] = redis.NewClient(co)
 	}
 	l, err := newLocker(clients, o, true)
 	if err == nil {
+		for i := range l.nodes {
+			l.nodes[i].checked = o.quarantine
+		}
+		l.checked = len(l.nodes)
 		err = l.pipeline()
 	}
 	if err != nil {
