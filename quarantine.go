@@ -65,8 +65,13 @@ const markerLua = `local function runid()
 end
 local function own(m, run)
   if not m then return nil end
+  if not run then
+    local c, a, g = string.match(m, "^(%d+):(%d+):(%d+):%x*:")
+    if not c then return nil end
+    return tonumber(c), tonumber(a), tonumber(g)
+  end
   local c, a, g, r, p = string.match(m, "^(%d+):(%d+):(%d+):(%x*):(.*)$")
-  if not c or run and r ~= run then return nil end
+  if not c or r ~= run then return nil end
   return tonumber(c), tonumber(a), tonumber(g), p
 end
 local function pending(key, m, run, nonce)
