@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quorumlock/quorumlock"
+	"github.com/quorumlock/quorumlock/internal/chaos"
 )
 
 // A locker is one implementation under test, with its own clients.
@@ -140,16 +141,7 @@ func openRedsyncTuned(tb testing.TB, addrs []string) locker {
 	r := &rsLocker{tuned: true}
 	pools := make([]redsyncredis.Pool, len(addrs))
 	for i, a := range addrs {
-		c := redis.NewClient(&redis.Options{
-			Addr:                  a,
-			DialTimeout:           time.Second,
-			DialerRetries:         1,
-			ReadTimeout:           quorumlock.DefaultNodeTimeout,
-			WriteTimeout:          quorumlock.DefaultNodeTimeout,
-			PoolTimeout:           quorumlock.DefaultNodeTimeout,
-			MaxRetries:            -1,
-			ContextTimeoutEnabled: true,
-		})
+		c := redis.NewClient(chaos.TunedClientOptions(a))
 		r.clients = append(r.clients, c)
 		pools[i] = goredis.NewPool(c)
 	}

@@ -54,22 +54,29 @@ func RedsyncTuned() Contender {
 		c := &rsClient{}
 		pools := make([]redsyncredis.Pool, len(addrs))
 		for i, a := range addrs {
-			cl := redis.NewClient(&redis.Options{
-				Addr:                  a,
-				DialTimeout:           time.Second,
-				DialerRetries:         1,
-				ReadTimeout:           quorumlock.DefaultNodeTimeout,
-				WriteTimeout:          quorumlock.DefaultNodeTimeout,
-				PoolTimeout:           quorumlock.DefaultNodeTimeout,
-				MaxRetries:            -1,
-				ContextTimeoutEnabled: true,
-			})
+			cl := redis.NewClient(TunedClientOptions(a))
 			c.clients = append(c.clients, cl)
 			pools[i] = goredis.NewPool(cl)
 		}
 		c.rs = redsync.New(pools...)
 		return c, nil
 	}}
+}
+
+// TunedClientOptions are go-redis options for a peer's client of addr with
+// the timeouts quorumlock's NewFromURLs gives its own: commands bounded by
+// the node timeout and the context, no client retries, a 1s dial.
+func TunedClientOptions(addr string) *redis.Options {
+	return &redis.Options{
+		Addr:                  addr,
+		DialTimeout:           time.Second,
+		DialerRetries:         1,
+		ReadTimeout:           quorumlock.DefaultNodeTimeout,
+		WriteTimeout:          quorumlock.DefaultNodeTimeout,
+		PoolTimeout:           quorumlock.DefaultNodeTimeout,
+		MaxRetries:            -1,
+		ContextTimeoutEnabled: true,
+	}
 }
 
 // redsyncRetryDelay is the tuned redsync's pause between attempts.
