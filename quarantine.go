@@ -289,41 +289,39 @@ func (f *repairFlight) covers(res quorum.Result, ttl time.Duration) bool {
 // examine reads every node's marker and marks the pending nodes the
 // answers give evidence for: all pending (a new deployment), a pending id
 // in a fresh marking's proof, N-q+1 other nodes marked or every node
-// answering, or an uptime past the maximum ttl. usable reports a node that may grant now (marked without
-// quarantine, or by another client meanwhile); low a node marked with C
-// below ttl.
+// answering, or an uptime past the maximum ttl. usable reports a node that
+// may grant now (marked without quarantine, or by another client
+// meanwhile); low a node marked with C below ttl.
 func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Duration) (usable, low bool) {
 	l := q.l
 	nonce := strconv.FormatUint(mrand.Uint64(), 36)
-	// N-q+1 markers are evidence for every pending node: once the nodes
-	// the round found pending have answered too, no need to wait for a
-	// slow node.
-	evidence := len(l.nodes) - l.quorum + 1
-	st, _ := onNodesUntil(ctx, l, func(ctx context.Context, i int) markerStatus {
-		if !q.on(i) {
-			return markerStatus{}
+	seen := make([]string, len(l.nodes)) // the pending ids the round gave
+	for i, r := range res.Replies {
+		if p, ok := r.Err.(*pendingError); ok {
+			seen[i] = p.id
 		}
-		return l.readMarker(ctx, i, nonce)
-	}, func(st []markerStatus, answered []bool) bool {
-		marked := 0
-		for i, s := range st {
-			if _, p := res.Replies[i].Err.(*pendingError); p && !answered[i] {
-				return false
-			}
-			if s.read && !s.pending {
-				marked++
-			}
-		}
-		return marked >= evidence
-	})
-	answered := func(i int) bool { return st[i].read }
-	// Only a node the round found pending, and that is still pending with
-	// the same id, may be marked: then everything read here was read after
-	// it lost its data.
-	still := func(i int) bool {
-		p, ok := res.Replies[i].Err.(*pendingError)
-		return ok && answered(i) && st[i].pending && st[i].id == p.id
 	}
+	st := q.readMarkers(ctx, nonce, seen)
+	// A node pending with an id the round did not give (a late reply, or a
+	// restart since): read again, with this read's ids as the round's.
+	again := false
+	for i, s := range st {
+		again = again || s.pending && s.id != seen[i]
+	}
+	if again {
+		for i, s := range st {
+			seen[i] = s.id // "" where not pending
+		}
+		st = q.readMarkers(ctx, nonce, seen)
+	}
+	answered := func(i int) bool { return st[i].read }
+	// Only a node pending before the read, and still pending with the same
+	// id in it, may be marked: then everything read here was read after it
+	// lost its data.
+	still := func(i int) bool {
+		return seen[i] != "" && answered(i) && st[i].pending && st[i].id == seen[i]
+	}
+	evidence := len(l.nodes) - l.quorum + 1
 	var ids, all []int
 	everyone := true // every node answered
 	for i := range l.nodes {
@@ -412,6 +410,32 @@ func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Du
 		}
 	}
 	return usable, low
+}
+
+// readMarkers reads every node's marker, making absent ones pending. It
+// stops waiting for slow nodes once the nodes pending in seen have answered
+// and N-q+1 markers are read: evidence for every pending node.
+func (q *quarantine) readMarkers(ctx context.Context, nonce string, seen []string) []markerStatus {
+	l := q.l
+	evidence := len(l.nodes) - l.quorum + 1
+	st, _ := onNodesUntil(ctx, l, func(ctx context.Context, i int) markerStatus {
+		if !q.on(i) {
+			return markerStatus{}
+		}
+		return l.readMarker(ctx, i, nonce)
+	}, func(st []markerStatus, answered []bool) bool {
+		marked := 0
+		for i, s := range st {
+			if seen[i] != "" && !answered[i] {
+				return false
+			}
+			if s.read && !s.pending {
+				marked++
+			}
+		}
+		return marked >= evidence
+	})
+	return st
 }
 
 // raise announces ttl to the marked nodes and, once a quorum confirmed it,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	redsyncredis "github.com/go-redsync/redsync/v4/redis"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quorumlock/quorumlock/internal/nodeset"
@@ -377,5 +378,72 @@ func TestSplitVoteValidityFromTheFirstRound(t *testing.T) {
 	defer lock.Release()
 	if latest := before.Add(ttl - drift(ttl, DefaultDriftFactor) + 25*time.Millisecond); lock.Deadline().After(latest) {
 		t.Fatalf("validity until %v after the call began, want at most %v: counted from a later round", lock.Deadline().Sub(before), latest.Sub(before))
+	}
+}
+
+// lateAcquire is a go-redis hook that holds the first acquire on its client
+// until a marker read has gone through this client (bounded by the call's
+// context): a reply that arrives after its round was decided.
+type lateAcquire struct {
+	once, readOnce sync.Once
+	read           chan struct{}
+}
+
+func (h *lateAcquire) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *lateAcquire) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *lateAcquire) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		a := cmd.Args()
+		is := func(s *redsyncredis.Script) bool {
+			return len(a) > 1 && (a[0] == "evalsha" && a[1] == s.Hash || a[0] == "eval" && a[1] == s.Src)
+		}
+		if is(acquireScript) {
+			first := false
+			h.once.Do(func() { first = true })
+			if first {
+				select {
+				case <-h.read:
+				case <-ctx.Done():
+				}
+			}
+		}
+		err := next(ctx, cmd)
+		if is(readMarkerScript) {
+			h.readOnce.Do(func() { close(h.read) })
+		}
+		return err
+	}
+}
+
+// TestFreshWithALateReply: the first obtain of a new deployment, with wait
+// 0, where one node's reply comes after the round was decided. The markers
+// read after the round are all pending: read again, they still are, so
+// there was one moment when every node was pending, and the obtain must
+// succeed (the demo's first lock failed so under load).
+func TestFreshWithALateReply(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	var clients []redis.UniversalClient
+	for i, n := range nodes.Nodes {
+		n.M.Del(nodeset.MarkerKey)
+		c := redis.NewClient(&redis.Options{Addr: n.M.Addr()})
+		if i == 2 {
+			c.AddHook(&lateAcquire{read: make(chan struct{})})
+		}
+		t.Cleanup(func() { c.Close() })
+		clients = append(clients, c)
+	}
+	l, err := New(clients, WithLogger(nil), WithNodeTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	lock, err := l.ObtainContext(context.Background(), "k", 10*time.Second, 0)
+	if err != nil {
+		t.Fatalf("first obtain on fresh nodes: %v", err)
+	}
+	if err := lock.ReleaseContext(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
