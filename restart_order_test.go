@@ -25,6 +25,7 @@ import (
 // link, or a retry on a new connection. reached is closed when it holds it;
 // done when a marker read it did not hold returned.
 type heldRead struct {
+	passHooks
 	hold             bool
 	once, doneOnce   sync.Once
 	reached, release chan struct{}
@@ -35,8 +36,11 @@ func newHeldRead(hold bool) *heldRead {
 	return &heldRead{hold: hold, reached: make(chan struct{}), release: make(chan struct{}), done: make(chan struct{})}
 }
 
-func (h *heldRead) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *heldRead) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+// passHooks passes dials and pipelines through, for hooks of single calls.
+type passHooks struct{}
+
+func (passHooks) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (passHooks) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 func (h *heldRead) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
@@ -385,14 +389,11 @@ func TestSplitVoteValidityFromTheFirstRound(t *testing.T) {
 // until a marker read has gone through this client (bounded by the call's
 // context): a reply that arrives after its round was decided.
 type lateAcquire struct {
+	passHooks
 	once, readOnce sync.Once
 	read           chan struct{}
 }
 
-func (h *lateAcquire) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *lateAcquire) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
 func (h *lateAcquire) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		a := cmd.Args()
