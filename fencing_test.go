@@ -105,7 +105,9 @@ func TestFenceWhenRoundsOverlap(t *testing.T) {
 			aLinks[0].Blackhole() // A's write-back does not reach node 0
 		}
 	}}))
-	b, err := NewFromURLs(bURLs, WithFencing(), WithLogger(nil), WithNodeTimeout(2*time.Second))
+	// A generous node timeout: under load B's delayed call may need a new
+	// connection (dial, hello and check, each delayed) and must still land.
+	b, err := NewFromURLs(bURLs, WithFencing(), WithLogger(nil), WithNodeTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +119,7 @@ func TestFenceWhenRoundsOverlap(t *testing.T) {
 			t.Fatal(err)
 		}
 		warm.Release()
+		settle(l) // no call of the warm-up left on a connection
 	}
 	armed.Store(true)
 	rkey := a.lockKey("k")
