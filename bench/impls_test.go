@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ type locker interface {
 	// implementation allows); wait > 0: wait up to that long, retrying the
 	// way the implementation's user would.
 	obtain(ctx context.Context, key string, wait time.Duration) (held, error)
+	// obtainFor is obtain with a ttl of its own.
+	obtainFor(ctx context.Context, key string, ttl, wait time.Duration) (held, error)
 	// close closes the locker and the clients it built.
 	close()
 }
@@ -60,38 +63,55 @@ var (
 
 // ---- quorumlock ----
 
-type qlLocker struct{ l *quorumlock.Locker }
+type qlLocker struct {
+	l        *quorumlock.Locker
+	attempts *atomic.Int64 // Redlock rounds of acquire, when counted
+}
 
 // openQuorumlock builds the Locker the way the README tells users to:
 // NewFromURLs with default options.
 func openQuorumlock(tb testing.TB, addrs []string) locker {
+	return openQuorumlockWith(tb, addrs)
+}
+
+// openQuorumlockCounting is openQuorumlock with a hook that counts the
+// acquire rounds of every Obtain (attempts).
+func openQuorumlockCounting(tb testing.TB, addrs []string) locker {
+	n := new(atomic.Int64)
+	q := openQuorumlockWith(tb, addrs, quorumlock.WithHooks(quorumlock.Hooks{
+		Obtain: func(e quorumlock.ObtainEvent) { n.Add(int64(e.Attempts)) },
+	}))
+	q.attempts = n
+	return q
+}
+
+func openQuorumlockWith(tb testing.TB, addrs []string, opts ...quorumlock.Option) qlLocker {
 	urls := make([]string, len(addrs))
 	for i, a := range addrs {
 		urls[i] = "redis://" + a
 	}
-	l, err := quorumlock.NewFromURLs(urls)
+	l, err := quorumlock.NewFromURLs(urls, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// One Obtain+Release before anything else, as a service's first lock.
-	// The benchmark's nodes were just started (or FLUSHALLed) and carry
-	// no restart-quarantine marker: the first round marks them all. If
-	// instead many first rounds race (RunParallel, 1,000 waiters), a round
-	// that saw a marker missing after another had written one takes a node
-	// up for less than a second for a restarted one and quarantines it for
-	// the ttl (quorumlock since 196c6bf): a cost of fresh nodes only, which
-	// is not what these benchmarks measure.
+	// One Obtain+Release before anything else, as a service's first lock:
+	// on the new nodes it marks them and announces the ttl (docs/safety.md),
+	// a cost paid once per deployment that these benchmarks do not measure.
 	ctx := context.Background()
 	if lk, err := l.ObtainContext(ctx, "bench:first", benchTTL, 0); err != nil {
 		tb.Fatalf("quorumlock: first obtain: %v", err)
 	} else if err := lk.ReleaseContext(ctx); err != nil {
 		tb.Fatalf("quorumlock: first release: %v", err)
 	}
-	return qlLocker{l}
+	return qlLocker{l: l}
 }
 
 func (q qlLocker) obtain(ctx context.Context, key string, wait time.Duration) (held, error) {
-	lk, err := q.l.ObtainContext(ctx, key, benchTTL, wait)
+	return q.obtainFor(ctx, key, benchTTL, wait)
+}
+
+func (q qlLocker) obtainFor(ctx context.Context, key string, ttl, wait time.Duration) (held, error) {
+	lk, err := q.l.ObtainContext(ctx, key, ttl, wait)
 	if err != nil {
 		return nil, err
 	}
@@ -150,17 +170,21 @@ func openRedsyncTuned(tb testing.TB, addrs []string) locker {
 }
 
 func (r *rsLocker) obtain(ctx context.Context, key string, wait time.Duration) (held, error) {
+	return r.obtainFor(ctx, key, benchTTL, wait)
+}
+
+func (r *rsLocker) obtainFor(ctx context.Context, key string, ttl, wait time.Duration) (held, error) {
 	var m *redsync.Mutex
 	if r.tuned {
 		m = r.rs.NewMutex(key,
-			redsync.WithExpiry(benchTTL),
+			redsync.WithExpiry(ttl),
 			redsync.WithFailFast(true),
 			redsync.WithTimeoutFactor(0.01),
 			redsync.WithRetryDelay(redsyncTunedDelay),
 			redsync.WithTries(max(1, int(wait/redsyncTunedDelay))))
 	} else {
 		// The default: 32 tries, 50-250ms apart. A wait only bounds it.
-		m = r.rs.NewMutex(key, redsync.WithExpiry(benchTTL))
+		m = r.rs.NewMutex(key, redsync.WithExpiry(ttl))
 	}
 	if wait > 0 {
 		var cancel context.CancelFunc
@@ -213,6 +237,10 @@ func openRedislock(tb testing.TB, addrs []string) locker {
 }
 
 func (r *rlLocker) obtain(ctx context.Context, key string, wait time.Duration) (held, error) {
+	return r.obtainFor(ctx, key, benchTTL, wait)
+}
+
+func (r *rlLocker) obtainFor(ctx context.Context, key string, ttl, wait time.Duration) (held, error) {
 	var opt *redislock.Options
 	if wait > 0 {
 		var cancel context.CancelFunc
@@ -220,7 +248,7 @@ func (r *rlLocker) obtain(ctx context.Context, key string, wait time.Duration) (
 		defer cancel()
 		opt = &redislock.Options{RetryStrategy: redislock.LinearBackoff(redislockRetry)}
 	}
-	lk, err := r.c.Obtain(ctx, key, benchTTL, opt)
+	lk, err := r.c.Obtain(ctx, key, ttl, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,272 @@
+package bench
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	// relayLockers is how many Lockers (service instances, each with its
+	// own clients) hand one key on in BenchmarkHandoffLockers, one waiter each.
+	relayLockers = 16
+	// relayArrival is the gap between two waiters' arrivals, so that the
+	// order they arrived in is known and overtakes can be counted.
+	relayArrival = 2 * time.Millisecond
+	// relayHold is how long the first holder keeps the lock after the
+	// first waiter arrived: every waiter is waiting when it is released.
+	relayHold = 100 * time.Millisecond
+	// relayBudget bounds the sampling of one sub-benchmark.
+	relayBudget = 3 * time.Second
+
+	// expiryLockers and expiryWaiters: 50 waiters across 5 Lockers on the
+	// key of a holder that never releases (it crashed).
+	expiryLockers = 5
+	expiryWaiters = 50
+	// expiryTTL is the crashed holder's ttl.
+	expiryTTL = time.Second
+	// expiryBudget bounds the sampling of one sub-benchmark.
+	expiryBudget = 4 * time.Second
+)
+
+// countedImpls are the implementations of the Lockers families; quorumlock
+// counts its attempts (a hook) to tell a stampede.
+var countedImpls = []impl{
+	{nameQuorumlock, openQuorumlockCounting}, implRedsyncDefault, implRedsyncTuned, implRedislock,
+}
+
+// openMany opens n lockers of im, each with clients of its own.
+func openMany(b *testing.B, im impl, n int) []locker {
+	ls := make([]locker, n)
+	for i := range ls {
+		ls[i] = im.open(b, addrs(b))
+	}
+	return ls
+}
+
+func closeAll(ls []locker) {
+	for _, l := range ls {
+		l.close()
+	}
+}
+
+// attempts sums the attempts the quorumlock lockers counted; -1 for others.
+func attempts(ls []locker) int64 {
+	var n int64
+	for _, l := range ls {
+		q, ok := l.(qlLocker)
+		if !ok || q.attempts == nil {
+			return -1
+		}
+		n += q.attempts.Load()
+	}
+	return n
+}
+
+// BenchmarkHandoffLockers: 16 Lockers, as 16 service instances, each with
+// one waiter on one key; the waiters arrive 2ms apart while a holder keeps
+// the key, it releases, and each waiter in turn obtains it and releases at
+// once. handoff-p50-ms, handoff-p99-ms and handoff-max-ms are of the gaps
+// from one Release returning to the next Obtain returning (sec/op: the mean
+// gap); max-overtaken is the most waiters that arrived later and were served
+// earlier than one waiter, over all samples; attempts/handoff counts
+// quorumlock's attempts (acquire rounds and their retries) per handoff.
+func BenchmarkHandoffLockers(b *testing.B) {
+	for _, im := range countedImpls {
+		b.Run("impl="+im.name, func(b *testing.B) {
+			ls := openMany(b, im, relayLockers)
+			defer closeAll(ls)
+			s := newSampler(b, relayBudget)
+			var gaps []time.Duration
+			overtaken := 0
+			a0 := attempts(ls)
+			for b.Loop() {
+				if !s.more() {
+					continue
+				}
+				g, over, ok := relay(b, ls)
+				if !ok {
+					s.fail()
+					continue
+				}
+				gaps = append(gaps, g...)
+				overtaken = max(overtaken, over)
+				for _, d := range g {
+					s.add(d)
+				}
+			}
+			s.report("handoff-")
+			b.ReportMetric(ms(percentile(gaps, 1)), "handoff-max-ms")
+			b.ReportMetric(float64(overtaken), "max-overtaken")
+			if a := attempts(ls); a >= 0 && len(gaps) > 0 {
+				b.ReportMetric(float64(a-a0)/float64(len(gaps)), "attempts/handoff")
+			}
+		})
+	}
+}
+
+// relay runs one hand-on of a key through one waiter per locker: it returns
+// the gaps, the most overtakes of one waiter, and false when a waiter did
+// not get the key in time.
+func relay(b *testing.B, ls []locker) ([]time.Duration, int, bool) {
+	key := freshKey("relay")
+	ctx := context.Background()
+	h, err := ls[0].obtain(ctx, key, 0)
+	if err != nil {
+		b.Logf("holder: obtain: %v", err)
+		return nil, 0, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, stampedeLimit)
+	defer cancel()
+	type turn struct {
+		arrived           int
+		obtained, release time.Time
+	}
+	var (
+		mu     sync.Mutex
+		turns  []turn
+		missed int
+		wg     sync.WaitGroup
+	)
+	for i, l := range ls {
+		wg.Go(func() {
+			for ctx.Err() == nil { // redsync's tries may run out: ask again
+				wh, err := l.obtain(ctx, key, stampedeLimit)
+				if err != nil {
+					continue
+				}
+				t := turn{arrived: i, obtained: time.Now()}
+				if err := wh.release(context.Background()); err != nil {
+					b.Logf("waiter: release: %v", err)
+				}
+				t.release = time.Now()
+				mu.Lock()
+				turns = append(turns, t)
+				mu.Unlock()
+				return
+			}
+			mu.Lock()
+			missed++
+			mu.Unlock()
+		})
+		time.Sleep(relayArrival)
+	}
+	time.Sleep(relayHold)
+	if err := h.release(context.Background()); err != nil {
+		b.Logf("holder: release: %v", err)
+	}
+	start := time.Now()
+	wg.Wait()
+	if missed > 0 {
+		b.Logf("%d of %d waiters did not get the lock within %v", missed, len(ls), stampedeLimit)
+		return nil, 0, false
+	}
+	slices.SortFunc(turns, func(a, b turn) int { return a.obtained.Compare(b.obtained) })
+	gaps := make([]time.Duration, len(turns))
+	prev := start
+	most := 0
+	for k, t := range turns {
+		gaps[k] = max(t.obtained.Sub(prev), 0)
+		prev = t.release
+		over := 0
+		for _, e := range turns[:k] {
+			if e.arrived > t.arrived {
+				over++
+			}
+		}
+		most = max(most, over)
+	}
+	return gaps, most, true
+}
+
+// BenchmarkExpiry: a holder takes a key for 1s and never releases it (it
+// crashed); 50 waiters across 5 Lockers wait for it. late-p50-ms and
+// late-p99-ms (sec/op: the mean) are of the time from the key's expiry at
+// the latest (the holder's Obtain returning, plus the ttl) to the first
+// waiter's Obtain returning; then the others stop waiting.
+// attempts/expiry counts quorumlock's attempts from the waiters' arrival
+// to the first obtain: one per waiter to start with, then the stampede, if any.
+func BenchmarkExpiry(b *testing.B) {
+	for _, im := range countedImpls {
+		b.Run("impl="+im.name, func(b *testing.B) {
+			ls := openMany(b, im, expiryLockers)
+			defer closeAll(ls)
+			s := newSampler(b, expiryBudget)
+			var tries []int64
+			for b.Loop() {
+				if !s.more() {
+					continue
+				}
+				late, n, ok := expiry(b, ls)
+				if !ok {
+					s.fail()
+					continue
+				}
+				s.add(late)
+				tries = append(tries, n)
+			}
+			s.report("late-")
+			if len(tries) > 0 && tries[0] >= 0 {
+				var sum int64
+				for _, n := range tries {
+					sum += n
+				}
+				b.ReportMetric(float64(sum)/float64(len(tries)), "attempts/expiry")
+			}
+		})
+	}
+}
+
+// expiry runs one takeover of an expired lock: how late the first waiter
+// got it, quorumlock's attempts until then (-1 for others), and false when
+// no waiter got it.
+func expiry(b *testing.B, ls []locker) (time.Duration, int64, bool) {
+	key := freshKey("expiry")
+	ctx, cancel := context.WithTimeout(context.Background(), expiryTTL+stampedeLimit)
+	defer cancel()
+	if _, err := ls[0].obtainFor(ctx, key, expiryTTL, 0); err != nil { // never released
+		b.Logf("holder: obtain: %v", err)
+		return 0, 0, false
+	}
+	expires := time.Now().Add(expiryTTL)
+	a0 := attempts(ls)
+	type win struct {
+		at time.Time
+		h  held
+	}
+	first := make(chan win, expiryWaiters)
+	var wg sync.WaitGroup
+	for i := range expiryWaiters {
+		l := ls[i%len(ls)]
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if h, err := l.obtain(ctx, key, expiryTTL+stampedeLimit); err == nil {
+					first <- win{time.Now(), h}
+					cancel() // the others stop waiting
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n := attempts(ls)
+	if n >= 0 {
+		n -= a0
+	}
+	close(first)
+	var got []win
+	for w := range first {
+		got = append(got, w)
+		if err := w.h.release(context.Background()); err != nil {
+			b.Logf("waiter: release: %v", err)
+		}
+	}
+	if len(got) == 0 {
+		b.Logf("no waiter got the expired lock")
+		return 0, n, false
+	}
+	slices.SortFunc(got, func(a, b win) int { return a.at.Compare(b.at) })
+	return got[0].at.Sub(expires), n, true
+}
