@@ -3,6 +3,7 @@ package quorumlock
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -266,39 +267,57 @@ func guardLeft(t *testing.T, c *redis.Client) (time.Duration, bool) {
 // not leave the burst without one.
 func TestBurstHasOneWinner(t *testing.T) {
 	for _, fresh := range []bool{false, true} {
-		for run := range 30 {
-			nodes := nodeset.Mini(t, 5)
-			if fresh {
-				for _, n := range nodes.Nodes {
-					n.M.Del(nodeset.MarkerKey)
-				}
-			}
-			lockers := make([]*Locker, 4)
-			for i := range lockers {
-				// Generous timeouts: under -race on a busy machine calls are slow, not failed.
-				lockers[i] = newTestLocker(t, nodes, WithNodeTimeout(3*time.Second))
-			}
-			var mu sync.Mutex
-			var wins int
-			var failures []error
-			var wg sync.WaitGroup
-			for c := range 20 {
-				wg.Go(func() {
-					_, err := lockers[c%len(lockers)].ObtainContext(context.Background(), "k", 10*time.Second, 0)
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err == nil:
-						wins++
-					case !errors.Is(err, ErrNotObtained):
-						failures = append(failures, err)
-					}
-				})
-			}
-			wg.Wait()
-			if wins != 1 || len(failures) > 0 {
-				t.Fatalf("fresh nodes %v, burst %d: %d winners, errors %v", fresh, run, wins, failures)
+		for run := range *burstRuns {
+			// A subtest each, so that each burst's nodes and clients are closed after it.
+			t.Run(fmt.Sprintf("fresh=%v/%d", fresh, run), func(t *testing.T) { burstOfOne(t, fresh) })
+			if t.Failed() {
+				return
 			}
 		}
 	}
 }
+
+// burstOfOne runs one burst of TestBurstHasOneWinner.
+func burstOfOne(t *testing.T, fresh bool) {
+	nodes := nodeset.Mini(t, 5)
+	if fresh {
+		for _, n := range nodes.Nodes {
+			n.M.Del(nodeset.MarkerKey)
+		}
+	}
+	lockers := make([]*Locker, 4)
+	for i := range lockers {
+		// Generous timeouts: under -race on a busy machine calls are slow, not failed.
+		lockers[i] = newTestLocker(t, nodes, WithNodeTimeout(3*time.Second))
+	}
+	var mu sync.Mutex
+	var wins int
+	var failures, lost []error
+	var wg sync.WaitGroup
+	for c := range burstCallers {
+		wg.Go(func() {
+			_, err := lockers[c%len(lockers)].ObtainContext(context.Background(), "k", 10*time.Second, 0)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, ErrNotObtained):
+				failures = append(failures, err)
+			default:
+				lost = append(lost, err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 || len(failures) > 0 {
+		t.Fatalf("%d winners, errors %v; losers' errors, e.g. %v", wins, failures, lost[:min(len(lost), 3)])
+	}
+}
+
+// burstCallers is the size of a burst in TestBurstHasOneWinner.
+const burstCallers = 100
+
+// burstRuns is how many bursts TestBurstHasOneWinner runs on new nodes and
+// on nodes long in service: a few in CI, more for a longer search.
+var burstRuns = flag.Int("burst.runs", 8, "bursts of TestBurstHasOneWinner, each way")

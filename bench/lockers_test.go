@@ -270,3 +270,68 @@ func expiry(b *testing.B, ls []locker) (time.Duration, int64, bool) {
 	slices.SortFunc(got, func(a, b win) int { return a.at.Compare(b.at) })
 	return got[0].at.Sub(expires), n, true
 }
+
+const (
+	// burstCallers callers across burstLockers Lockers ask for one free key
+	// at once, with wait 0, in BenchmarkBurst.
+	burstCallers = 100
+	burstLockers = 4
+)
+
+// BenchmarkBurst: 100 callers across 4 Lockers ask at once, with wait 0,
+// for one key that is free. winners/op is the mean number that obtained it
+// (1 is right: more would break mutual exclusion, none is a split vote that
+// nobody settled); no-winner/op is the share of bursts without a winner,
+// over "samples" bursts. sec/op is the time until every caller had its answer.
+func BenchmarkBurst(b *testing.B) {
+	for _, im := range countedImpls {
+		b.Run("impl="+im.name, func(b *testing.B) {
+			ls := openMany(b, im, burstLockers)
+			defer closeAll(ls)
+			s := newSampler(b, relayBudget)
+			var wins, none int
+			for b.Loop() {
+				if !s.more() {
+					continue
+				}
+				w, d := burst(ls)
+				wins += w
+				if w == 0 {
+					none++
+				}
+				s.add(d)
+			}
+			s.report("")
+			if n := len(s.vals); n > 0 {
+				b.ReportMetric(float64(wins)/float64(n), "winners/op")
+				b.ReportMetric(float64(none)/float64(n), "no-winner/op")
+			}
+		})
+	}
+}
+
+// burst runs one burst and returns how many callers obtained the key and
+// how long until all had their answer.
+func burst(ls []locker) (int, time.Duration) {
+	key := freshKey("burst")
+	ctx := context.Background()
+	var mu sync.Mutex
+	var got []held
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := range burstCallers {
+		wg.Go(func() {
+			if h, err := ls[c%len(ls)].obtain(ctx, key, 0); err == nil {
+				mu.Lock()
+				got = append(got, h)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	for _, h := range got {
+		_ = h.release(ctx)
+	}
+	return len(got), took
+}
