@@ -98,9 +98,14 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first s
 		case <-ready:
 			ready = nil
 			if holder > 0 {
-				// The holder's time, and a little more, spread so that waiters
-				// do not all come at once. Releases wake us earlier.
-				pause = holder + minDrift + mrand.N(holder/10+time.Millisecond)
+				// The holder's time, and a little more: the longest waiter of
+				// this Locker comes as soon as the key expires, the others
+				// after it had its turn, spread so that they do not all come
+				// at once. Releases wake them earlier.
+				pause = holder + minDrift
+				if !l.room.first(w) {
+					pause += l.opts.nodeTimeout + mrand.N(holder/10+time.Millisecond)
+				}
 			}
 		default:
 		}

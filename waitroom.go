@@ -162,6 +162,13 @@ func (r *waitRoom) released(channel, value string) {
 	wakeOne(q)
 }
 
+// first reports whether w is the longest waiter of its key.
+func (r *waitRoom) first(w *waiter) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(w.q.waiters) > 0 && w.q.waiters[0] == w
+}
+
 // owns reports whether value is that of an attempt of one of the waiters
 // of w's key.
 func (r *waitRoom) owns(w *waiter, value string) bool {

@@ -2,6 +2,7 @@ package quorumlock
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,5 +177,62 @@ func TestWaiterSleepsUntilExpiry(t *testing.T) {
 	b.Release()
 	if took := time.Since(began); took > wakeBound {
 		t.Fatalf("took %v to get an expired lock", took)
+	}
+}
+
+// TestExpiryWakesOneWaiterPerLocker: ten waiters of one Locker on a key
+// whose holder never releases it. When it expires, the longest waiter
+// comes at once and the others only after it had its turn (the node
+// timeout later): no stampede of ten attempts at the moment of expiry.
+func TestExpiryWakesOneWaiterPerLocker(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	holder := newTestLocker(t, nodes)
+	const ttl = 600 * time.Millisecond
+	if _, err := holder.ObtainContext(context.Background(), "k", ttl, 0); err != nil { // never released
+		t.Fatal(err)
+	}
+	expires := time.Now().Add(ttl)
+	var mu sync.Mutex
+	var rounds []time.Time // of the waiters' acquire rounds
+	w := newTestLocker(t, nodes, WithNodeTimeout(time.Second), WithHooks(Hooks{Round: func(e RoundEvent) {
+		if e.Op == "obtain" {
+			mu.Lock()
+			rounds = append(rounds, time.Now())
+			mu.Unlock()
+		}
+	}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan *Lock, 10)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if lock, err := w.ObtainContext(ctx, "k", 10*time.Second, 5*time.Second); err == nil {
+				got <- lock
+			}
+		})
+	}
+	var lock *Lock
+	select {
+	case lock = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no waiter obtained the expired lock")
+	}
+	defer lock.Release()
+	// A window after the expiry shorter than the node timeout: the others
+	// cannot be in it however slow the machine.
+	time.Sleep(time.Until(expires.Add(500 * time.Millisecond)))
+	mu.Lock()
+	at := 0
+	for _, r := range rounds {
+		if !r.Before(expires) && r.Before(expires.Add(500*time.Millisecond)) {
+			at++
+		}
+	}
+	mu.Unlock()
+	cancel()
+	wg.Wait()
+	if at > 3 {
+		t.Fatalf("%d acquire rounds within 500ms of the expiry from one Locker's 10 waiters, want the longest waiter's alone (and a retry or two)", at)
 	}
 }
