@@ -136,7 +136,7 @@ func Run(ctx context.Context, seq *Seq, cfg Config, call Call) Result {
 		prev, done := seq.next(i)
 		go func() {
 			defer func() {
-				close(done)
+				seq.finish(i, done)
 				if running.Add(-1) == 0 {
 					cancelShared()
 				}

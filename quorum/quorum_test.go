@@ -292,3 +292,22 @@ func TestSeqWait(t *testing.T) {
 	<-waited
 	wg.Wait()
 }
+
+// TestSeqForgetsReturnedCalls: once its calls returned, a Seq keeps no
+// channel: a held lock costs no memory per node for its past rounds.
+func TestSeqForgetsReturnedCalls(t *testing.T) {
+	seq := NewSeq(3)
+	var wg sync.WaitGroup
+	for range 2 {
+		Run(context.Background(), seq, Config{Quorum: 2, Timeout: time.Second, Tracker: &wg}, func(context.Context, int) Reply {
+			return Reply{Vote: Yes}
+		})
+	}
+	wg.Wait()
+	seq.Wait()
+	for i, c := range seq.tail {
+		if c != nil {
+			t.Fatalf("node %d: a returned call's channel is still kept", i)
+		}
+	}
+}
