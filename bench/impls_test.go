@@ -3,7 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,8 +64,8 @@ var (
 // ---- quorumlock ----
 
 type qlLocker struct {
-	l        *quorumlock.Locker
-	attempts *atomic.Int64 // Redlock rounds of acquire, when counted
+	l      *quorumlock.Locker
+	rounds *roundLog // acquire rounds, when counted
 }
 
 // openQuorumlock builds the Locker the way the README tells users to:
@@ -74,15 +74,44 @@ func openQuorumlock(tb testing.TB, addrs []string) locker {
 	return openQuorumlockWith(tb, addrs)
 }
 
-// openQuorumlockCounting is openQuorumlock with a hook that counts the
-// acquire rounds of every Obtain (attempts).
+// openQuorumlockCounting is openQuorumlock with a hook that records when
+// each acquire round began (rounds).
 func openQuorumlockCounting(tb testing.TB, addrs []string) locker {
-	n := new(atomic.Int64)
+	log := &roundLog{}
 	q := openQuorumlockWith(tb, addrs, quorumlock.WithHooks(quorumlock.Hooks{
-		Obtain: func(e quorumlock.ObtainEvent) { n.Add(int64(e.Attempts)) },
+		Round: func(e quorumlock.RoundEvent) {
+			if e.Op == "obtain" {
+				log.add(time.Now().Add(-e.Took))
+			}
+		},
 	}))
-	q.attempts = n
+	q.rounds = log
 	return q
+}
+
+// roundLog records when rounds began.
+type roundLog struct {
+	mu    sync.Mutex
+	began []time.Time
+}
+
+func (r *roundLog) add(t time.Time) {
+	r.mu.Lock()
+	r.began = append(r.began, t)
+	r.mu.Unlock()
+}
+
+// in counts the rounds that began in [from, to).
+func (r *roundLog) in(from, to time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, t := range r.began {
+		if !t.Before(from) && t.Before(to) {
+			n++
+		}
+	}
+	return n
 }
 
 func openQuorumlockWith(tb testing.TB, addrs []string, opts ...quorumlock.Option) qlLocker {
