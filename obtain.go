@@ -74,14 +74,17 @@ func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout
 // release after that retry goes unseen.
 func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first string, try func(attemptHooks) (*Lock, time.Duration, error)) (*Lock, error) {
 	w := l.room.join(l.lockKey(key), first)
-	defer l.room.leave(w)
+	var lock *Lock
+	defer func() { l.room.leave(w, lock != nil) }()
 	select { // the subscription, confirmed by a node; never longer than a round
 	case <-w.q.ready:
 	case <-l.opts.clock.After(l.opts.nodeTimeout):
 	case <-ctx.Done():
 	}
 	for attempt := 0; ; attempt++ {
-		lock, holder, err := try(attemptHooks{
+		var holder time.Duration
+		var err error
+		lock, holder, err = try(attemptHooks{
 			note: func(v string) { l.room.own(w, v) },
 			ours: func(v string) bool { return l.room.owns(w, v) },
 		})

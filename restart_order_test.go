@@ -89,7 +89,9 @@ func heldLocker(t *testing.T, addrs []string, hooks []*heldRead, opts ...Option)
 // and 1 pending; its read of node 2 is slow. Meanwhile A marks every node
 // fresh and obtains on nodes 0 and 2; node 2 restarts empty. F's read of
 // node 2 finds it pending again: every node F read was pending, but never
-// at one moment. F must not take node 2 for fresh and obtain.
+// at one moment. F must not take node 2 for fresh and obtain. (Node 2's new
+// id sends F to a second read, where nodes 0 and 1 are marked: F marks node
+// 2 on that evidence, quarantined for A's 10s.)
 func TestFreshNeedsOneMoment(t *testing.T) {
 	nodes := nodeset.Mini(t, 3)
 	var addrs []string

@@ -81,14 +81,20 @@ func (r *waitRoom) own(w *waiter, value string) {
 	r.mu.Unlock()
 }
 
-// leave takes w out of its queue. A wake-up it did not use goes to the
-// next waiter; when the last waiter leaves, the channel goes idle.
-func (r *waitRoom) leave(w *waiter) {
+// leave takes w out of its queue, obtained telling whether it got the
+// lock. A wake-up it did not use goes to the next waiter, and so does a
+// wake-up when the first waiter leaves without the lock: the next one is
+// first now, and comes at the holder's expiry rather than after it (a
+// holder's release wakes it anyway). When the last waiter leaves, the
+// channel goes idle.
+func (r *waitRoom) leave(w *waiter, obtained bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	q := w.q
+	wasFirst := false
 	for i, o := range q.waiters {
 		if o == w {
+			wasFirst = i == 0
 			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
 			break
 		}
@@ -107,6 +113,9 @@ func (r *waitRoom) leave(w *waiter) {
 	case <-w.wake:
 		wakeOne(q)
 	default:
+		if wasFirst && !obtained {
+			wakeOne(q)
+		}
 	}
 }
 

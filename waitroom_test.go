@@ -2,6 +2,7 @@ package quorumlock
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -140,12 +141,12 @@ func TestWaitRoomWakesOneAndUnsubscribes(t *testing.T) {
 	if p := pending(); !p[0] || p[1] || p[2] {
 		t.Fatalf("after the first waiter tried, pending %v; want it woken again", p)
 	}
-	r.leave(w1) // leaves without using its wake-up: w2 gets it
+	r.leave(w1, false) // leaves without using its wake-up: w2 gets it
 	if p := pending(); !p[1] || p[2] {
 		t.Fatalf("after the first waiter left, pending %v; want w2", p)
 	}
-	r.leave(w2)
-	r.leave(w3)
+	r.leave(w2, false)
+	r.leave(w3, false)
 	deadline := time.Now().Add(wakeBound)
 	for _, n := range nodes.Nodes {
 		for n.M.PubSubNumSub("ch")["ch"] > 0 {
@@ -234,5 +235,44 @@ func TestExpiryWakesOneWaiterPerLocker(t *testing.T) {
 	wg.Wait()
 	if at > 3 {
 		t.Fatalf("%d acquire rounds within 500ms of the expiry from one Locker's 10 waiters, want the longest waiter's alone (and a retry or two)", at)
+	}
+}
+
+// TestNextWaiterTakesTheFirstPlace: the longest waiter of a Locker gives
+// up before the holder's key expires; the next one, which planned to come
+// a node timeout after the expiry, is now the first and must come at the
+// expiry itself.
+func TestNextWaiterTakesTheFirstPlace(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	holder := newTestLocker(t, nodes)
+	const ttl = 2 * time.Second
+	if _, err := holder.ObtainContext(context.Background(), "k", ttl, 0); err != nil { // never released
+		t.Fatal(err)
+	}
+	expires := time.Now().Add(ttl)
+	w := newTestLocker(t, nodes, WithNodeTimeout(1500*time.Millisecond))
+	first := make(chan error, 1)
+	go func() {
+		_, err := w.ObtainContext(context.Background(), "k", 10*time.Second, 300*time.Millisecond)
+		first <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the first waiter is in the queue
+	got := make(chan time.Time, 1)
+	go func() {
+		if lock, err := w.ObtainContext(context.Background(), "k", 10*time.Second, 10*time.Second); err == nil {
+			got <- time.Now()
+			lock.Release()
+		}
+		close(got)
+	}()
+	if err := <-first; !errors.Is(err, ErrNotObtained) {
+		t.Fatalf("first waiter: %v, want ErrNotObtained once its wait ran out", err)
+	}
+	at, ok := <-got
+	if !ok {
+		t.Fatal("the second waiter did not obtain the expired lock")
+	}
+	if late := at.Sub(expires); late > time.Second {
+		t.Fatalf("the second waiter came %v after the expiry: it kept the place of a later waiter", late)
 	}
 }
