@@ -16,12 +16,16 @@ import (
 // The per-node calls of each round, through redsync's node abstraction.
 
 // acquireCall sets the key to value with the ttl where it is free. A node
-// where the key is taken says how long the holder has left there (the
-// reply's Value, in ms) and who it is (Text); with fencing, every node that
-// answers gives its counter (Extra). A node in restart quarantine fails with
-// ErrRestartQuarantine: pending (Err a *pendingError, with its id) or for
-// Value ms more; one that may not grant the ttl yet fails with errRaise.
-func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum.Call {
+// that grants it says how many waiters the key still has there (Value); a
+// node where the key is taken says how long the holder has left there
+// (Value, in ms) and who it is (Text), and, when waiter is not "", puts
+// the waiter among the key's waiters with a lease of lease; with fencing,
+// every node that answers gives its counter (Extra). A node in restart
+// quarantine fails with ErrRestartQuarantine: pending (Err a *pendingError,
+// with its id) or for Value ms more; one that may not grant the ttl yet
+// fails with errRaise.
+func (l *Locker) acquireCall(key, value string, ttl time.Duration, waiter string, lease time.Duration) quorum.Call {
+	rkey, fkey := l.lockKey(key), l.fenceKey(key)
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
 	fence := "0"
 	if l.opts.fencing {
@@ -33,8 +37,8 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 		marker = rkey // unused; and a Cluster wants every key of a script in one slot
 	}
 	// The arguments are built once a round, not once a node.
-	args := []any{rkey, marker, fkey, value, ms, "", fence, nonce}
-	checked, unchecked := l.quarantineArgs(args, 5)
+	args := []any{rkey, marker, fkey, l.waitKey(key), l.leaseKey(key), value, ms, "", fence, nonce, waiter, strconv.FormatInt(max(lease.Milliseconds(), 1), 10), l.id}
+	checked, unchecked := l.quarantineArgs(args, 7)
 	return func(ctx context.Context, i int) quorum.Reply {
 		args := checked
 		if !l.nodes[i].checked {
@@ -49,7 +53,7 @@ func (l *Locker) acquireCall(rkey, fkey, value string, ttl time.Duration) quorum
 			text, _ := r[3].(string)
 			switch status {
 			case 1:
-				return quorum.Reply{Vote: quorum.Yes, Extra: counter}, nil
+				return quorum.Reply{Vote: quorum.Yes, Value: ms, Extra: counter}, nil
 			case 0:
 				return quorum.Reply{Vote: quorum.No, Value: ms, Extra: counter, Text: text}, nil
 			case 2:
@@ -107,11 +111,12 @@ func asInt(v any) int64 {
 
 // releaseCall deletes the key where it holds value, announcing it to the
 // waiters when announce is set; only on the nodes in only when that is not
-// nil.
-func (l *Locker) releaseCall(rkey, value string, only []bool, announce bool) quorum.Call {
-	args := []any{rkey, value, "0"}
+// nil. waiter, when not "", is the id the lock's Obtain waited under: a
+// node that did not grant that Obtain may still list it among the waiters.
+func (l *Locker) releaseCall(key, value, waiter string, only []bool, announce bool) quorum.Call {
+	args := []any{l.lockKey(key), l.waitKey(key), l.leaseKey(key), value, "0", waiter}
 	if announce {
-		args[2] = "1"
+		args[4] = "1"
 	}
 	return func(ctx context.Context, i int) quorum.Reply {
 		if only != nil && !only[i] {

@@ -13,11 +13,12 @@ import (
 // A Lock is a lock obtained from a Locker. It is safe for concurrent use.
 // Its methods are safe on a nil *Lock, which holds nothing.
 type Lock struct {
-	l     *Locker
-	key   string // as the caller named it
-	rkey  string // on the nodes, with the prefix
-	value string // this lock's random identity
-	token uint64 // fencing token; 0 without fencing
+	l      *Locker
+	key    string // as the caller named it
+	rkey   string // on the nodes, with the prefix
+	value  string // this lock's random identity
+	waiter string // the id its Obtain waited under on the nodes; "" when it did not wait
+	token  uint64 // fencing token; 0 without fencing
 
 	opMu sync.Mutex  // serialises the lock's rounds
 	seq  *quorum.Seq // orders those rounds on each node; guarded by opMu
@@ -94,7 +95,7 @@ func (k *Lock) ReleaseContext(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	res := k.l.round(context.WithoutCancel(ctx), "release", k.key, k.seq, k.l.releaseCall(k.rkey, k.value, nil, true))
+	res := k.l.round(context.WithoutCancel(ctx), "release", k.key, k.seq, k.l.releaseCall(k.key, k.value, k.waiter, nil, true))
 	switch {
 	case res.Outcome == quorum.Reached:
 		return nil
@@ -228,7 +229,7 @@ func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
 		}
 		// Lost meanwhile (its validity ran out as the round ended): the
 		// nodes now hold it for the new ttl, and nobody will release it.
-		k.l.cleanup(k.seq, k.rkey, k.value, nil, true)
+		k.l.cleanup(k.seq, k.key, k.value, k.waiter, nil, true)
 		return ErrLockNotHeld
 	case res.Outcome == quorum.Canceled:
 		k.shorten(shortest)
@@ -287,7 +288,7 @@ func (k *Lock) lose() {
 		cause = errExpired
 	}
 	k.ended(cause)
-	k.l.cleanup(k.seq, k.rkey, k.value, nil, true)
+	k.l.cleanup(k.seq, k.key, k.value, k.waiter, nil, true)
 }
 
 // quorumTh returns the k-th largest value among the yes replies, or -1

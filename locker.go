@@ -33,6 +33,7 @@ type Locker struct {
 	quarantine quarantine // bringing restarted nodes back (quarantine.go)
 	checked    int        // nodes whose connections are checked when made
 	marker     string     // the node marker's key
+	id         string     // starts the ids of this Locker's waiters on the nodes
 	hooks      Hooks
 }
 
@@ -61,6 +62,11 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 		done:   make(chan struct{}),
 	}
 	l.closing, l.stop = context.WithCancel(context.Background())
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	l.id = id[:8] + "."
 	for i, c := range clients {
 		l.nodes[i] = newNode(c)
 	}

@@ -55,26 +55,37 @@ func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout
 	defer func() {
 		l.hooks.obtain(ObtainEvent{Key: key, Err: err, Took: time.Since(began), Attempts: attempts})
 	}()
-	var first string
+	var first, waiter string
+	giveUp := l.opts.clock.Now().Add(waitTimeout)
+	if waitTimeout > 0 { // a waiter from its first attempt on: it came then
+		if waiter, err = newID(); err != nil {
+			return nil, err
+		}
+		waiter = l.id + waiter
+		defer func() {
+			if lock == nil {
+				l.unqueue(key, waiter)
+			}
+		}()
+	}
 	try := func(h attemptHooks) (*Lock, time.Duration, error) {
 		attempts++
+		h.waiter, h.giveUp = waiter, giveUp
 		return l.attempt(ctx, key, ttl, h)
 	}
-	giveUp := l.opts.clock.Now().Add(waitTimeout)
 	lock, _, err = try(attemptHooks{note: func(v string) { first = v }})
 	if err == nil || waitTimeout == 0 || !errors.Is(err, ErrNotObtained) {
 		return lock, err
 	}
-	return l.wait(ctx, key, giveUp, first, try)
+	return l.wait(ctx, key, giveUp, waiter, first, try)
 }
 
-// wait tries again and again until giveUp: each time a release of the lock
-// is announced, when the holder's time runs out, or after a backoff when
-// nodes failed to say. It subscribes before its first retry, so that no
-// release after that retry goes unseen.
-func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first string, try func(attemptHooks) (*Lock, time.Duration, error)) (*Lock, error) {
-	w := l.room.join(l.lockKey(key), first)
-	var lock *Lock
+// wait tries again and again until giveUp: each time it is woken (a
+// release, its turn among the waiters: waitroom.go), when the holder's time
+// runs out, or after a backoff when nodes failed to say. It subscribes
+// before its first retry, so that no release after that retry goes unseen.
+func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, id, first string, try func(attemptHooks) (*Lock, time.Duration, error)) (lock *Lock, err error) {
+	w := l.room.join(l.lockKey(key), id, first)
 	defer func() { l.room.leave(w, lock != nil) }()
 	select { // the subscription, confirmed by a node; never longer than a round
 	case <-w.q.ready:
@@ -82,8 +93,8 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first s
 	case <-ctx.Done():
 	}
 	for attempt := 0; ; attempt++ {
+		l.room.tried(w)
 		var holder time.Duration
-		var err error
 		lock, holder, err = try(attemptHooks{
 			note: func(v string) { l.room.own(w, v) },
 			ours: func(v string) bool { return l.room.owns(w, v) },
@@ -91,6 +102,7 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first s
 		if err == nil || !errors.Is(err, ErrNotObtained) {
 			return lock, err
 		}
+		l.room.failed(w)
 		left := giveUp.Sub(l.opts.clock.Now())
 		if left <= 0 {
 			return nil, err
@@ -112,16 +124,53 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, first s
 			}
 		default:
 		}
-		select {
-		case <-ready: // subscribed just now: a release may have slipped by, try again
-		case <-w.wake:
-		case <-l.opts.clock.After(min(pause, left)):
-		case <-ctx.Done():
-			return nil, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
-		case <-l.done:
-			return nil, ErrClosed
+		if err := l.sleep(ctx, w, ready, min(pause, left)); err != nil {
+			return nil, fmt.Errorf("quorumlock: obtain %q: %w", key, err)
 		}
 	}
+}
+
+// sleep waits until w is woken and its time has come, the subscription is
+// confirmed (ready closes: a release may have slipped by), or pause has
+// passed; it returns ctx's error when ctx ends, ErrClosed when the Locker
+// closes.
+func (l *Locker) sleep(ctx context.Context, w *waiter, ready <-chan struct{}, pause time.Duration) error {
+	timer := l.opts.clock.After(pause)
+	for {
+		var turn <-chan time.Time
+		if d, ok := l.room.dueIn(w); ok {
+			if d <= 0 {
+				return nil
+			}
+			turn = l.opts.clock.After(d)
+		}
+		select {
+		case <-ready:
+			return nil
+		case <-timer:
+			return nil
+		case <-w.wake: // woken, or its turn moved: look again
+		case <-turn: // its turn, unless taken back: look again
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.done:
+			return ErrClosed
+		}
+	}
+}
+
+// unqueue takes waiter out of key's waiters on every node, in the
+// background: it leaves without the lock. The caller is inside enter.
+func (l *Locker) unqueue(key, waiter string) {
+	wkey, lkey, rkey := l.waitKey(key), l.leaseKey(key), l.lockKey(key)
+	l.bg.Add(1)
+	go func() {
+		defer l.bg.Done()
+		onEveryNode(l.closing, l, func(ctx context.Context, i int) error {
+			_, err := l.eval(ctx, i, unqueueScript, wkey, lkey, rkey, waiter, "")
+			return err
+		})
+	}()
 }
 
 // attempt obtains the lock in one or a few Redlock rounds: the same random
@@ -177,13 +226,18 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 		h.note(value)
 	}
 	rkey, fkey := l.lockKey(key), l.fenceKey(key)
+	var lease time.Duration // of the waiter's place among the key's waiters
+	if h.waiter != "" {
+		lease = max(h.giveUp.Sub(l.opts.clock.Now()), 0) + l.opts.nodeTimeout
+	}
+	acquire := l.acquireCall(key, value, ttl, h.waiter, lease)
 	seq := quorum.NewSeq(len(l.nodes))
 	cfg := l.roundConfig()
 	cfg.Linger = l.opts.nodeTimeout / 10
 	start := l.opts.clock.Now()
 	until := validUntil(start, ttl, l.opts.driftFactor) // from the first round: later ones only confirm
 	landed := make([]bool, len(l.nodes))                // where our value may be
-	res := l.roundWith(ctx, "obtain", key, seq, cfg, l.acquireCall(rkey, fkey, value, ttl))
+	res := l.roundWith(ctx, "obtain", key, seq, cfg, acquire)
 	for pause := time.Millisecond; ; pause *= 2 {
 		for i, r := range res.Replies {
 			landed[i] = landed[i] || r.Vote != quorum.No
@@ -195,7 +249,7 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 		case <-l.opts.clock.After(pause):
 		case <-ctx.Done():
 		}
-		res = l.roundWith(ctx, "obtain", key, seq, cfg, l.acquireCall(rkey, fkey, value, ttl))
+		res = l.roundWith(ctx, "obtain", key, seq, cfg, acquire)
 	}
 	outcome := res.Outcome
 	var token uint64
@@ -205,12 +259,13 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 		outcome = wb.Outcome
 	}
 	if outcome == quorum.Reached && l.opts.clock.Now().Before(until) {
-		return tried{res: res, cleaned: closedChan, lock: &Lock{l: l, key: key, rkey: rkey, value: value, seq: seq, ttl: ttl, until: until, token: token}}
+		l.taken(key, value, res)
+		return tried{res: res, cleaned: closedChan, lock: &Lock{l: l, key: key, rkey: rkey, value: value, waiter: h.waiter, seq: seq, ttl: ttl, until: until, token: token}}
 	}
 
 	t := tried{res: res, cleaned: closedChan}
 	if slices.Contains(landed, true) {
-		t.cleaned = l.cleanup(seq, rkey, value, landed, false)
+		t.cleaned = l.cleanup(seq, key, value, "", landed, false)
 	}
 	switch {
 	case outcome == quorum.Canceled:
@@ -309,10 +364,36 @@ func (l *Locker) whenFree(res quorum.Result, ours func(string) bool) time.Durati
 }
 
 // attemptHooks let a waiter follow its attempts: note learns an attempt's
-// value before its round; ours tells a fellow waiter's value.
+// value before its round; ours tells a fellow waiter's value. waiter is
+// the caller's id among the key's waiters on the nodes ("" when it does not
+// wait), until giveUp.
 type attemptHooks struct {
-	note func(value string)
-	ours func(value string) bool
+	note   func(value string)
+	ours   func(value string) bool
+	waiter string
+	giveUp time.Time
+}
+
+// taken follows an obtain: where the key still has waiters of other
+// Lockers, it tells them that value took the lock, so that the turns still
+// to come are taken back (waitroom.go), on one node (every Locker
+// subscribes on every node: one is enough; when that one fails to say, the
+// turns come and find the lock taken), in the background. (A node that did
+// not grant the lock may still list the caller among the waiters: its
+// release takes it out.)
+func (l *Locker) taken(key, value string, res quorum.Result) {
+	for i, r := range res.Replies {
+		if r.Vote == quorum.Yes && r.Value > 0 {
+			l.bg.Add(1)
+			go func() {
+				defer l.bg.Done()
+				ctx, cancel := context.WithTimeout(l.closing, l.opts.nodeTimeout)
+				defer cancel()
+				_, _ = l.eval(ctx, i, unqueueScript, l.waitKey(key), l.leaseKey(key), l.lockKey(key), "", value)
+			}()
+			return
+		}
+	}
 }
 
 // cleanup removes value, in the background, from the nodes in only (all
@@ -320,13 +401,13 @@ type attemptHooks struct {
 // held), and closes done once every node's call has returned. It cannot be
 // cancelled, and on each node it runs after the lock's previous call there.
 // The caller is inside enter.
-func (l *Locker) cleanup(seq *quorum.Seq, rkey, value string, only []bool, announce bool) (done <-chan struct{}) {
+func (l *Locker) cleanup(seq *quorum.Seq, key, value, waiter string, only []bool, announce bool) (done <-chan struct{}) {
 	d := make(chan struct{})
 	l.bg.Add(1) // the caller is inside enter, so the count is positive
 	go func() {
 		defer l.bg.Done()
 		defer close(d)
-		l.round(context.Background(), "cleanup", "", seq, l.releaseCall(rkey, value, only, announce))
+		l.round(context.Background(), "cleanup", "", seq, l.releaseCall(key, value, waiter, only, announce))
 		seq.Wait() // done means landed, not decided
 	}()
 	return d
@@ -357,14 +438,23 @@ func (l *Locker) checkTTL(ttl time.Duration) error {
 	return nil
 }
 
-// newValue returns the lock's identity on every node: the owner's name and
-// 16 random bytes.
-func (l *Locker) newValue() (string, error) {
+// newID returns 16 random bytes, base64url.
+func newID() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("quorumlock: random value: %w", err)
 	}
-	return l.opts.owner + "/" + base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// newValue returns the lock's identity on every node: the owner's name and
+// 16 random bytes.
+func (l *Locker) newValue() (string, error) {
+	id, err := newID()
+	if err != nil {
+		return "", err
+	}
+	return l.opts.owner + "/" + id, nil
 }
 
 // backoff returns the pause before attempt+1: random in [d/2, d] with

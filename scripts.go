@@ -15,16 +15,35 @@ var (
 	// very call). With ARGV[3] "q" (the connection was checked when made)
 	// or "v" (check here that the marker is of this start) the node decides
 	// its restart quarantine from its marker KEYS[2] (quarantine.go):
-	// absent, from another start or pending, it refuses; quarantined, it refuses until its time passed the end; a ttl
-	// above what it may grant, it refuses. With ARGV[4] "1" it reads the
-	// fencing counter KEYS[3]. ARGV[5] is a nonce for a new pending id. It
-	// returns {status, ms, counter, text}: 1 set; 0 taken, with the holder's
+	// absent, from another start or pending, it refuses; quarantined, it
+	// refuses until its time passed the end; a ttl above what it may grant,
+	// it refuses. With ARGV[4] "1" it reads the fencing counter KEYS[3].
+	// ARGV[5] is a nonce for a new pending id. ARGV[6], when not "", is the
+	// caller's waiter id (waitroom.go): where the key is taken, the waiter
+	// joins the key's waiters, KEYS[4] by the time it first came and
+	// KEYS[5] by the end of its lease, ARGV[7] ms from now; where it
+	// obtains, it leaves them. ARGV[8] starts the ids of the caller's
+	// Locker's waiters. It returns {status, ms, counter, text}: 1 set, with
+	// 1 in ms when waiters of other Lockers may be left; 0 taken, with the holder's
 	// remaining ms and value; 2 pending, with its id; 3 quarantined, with
 	// the ms left; 4 the ttl must be announced first.
-	acquireScript = newScript(3, markerLua+`local f = 0
+	acquireScript = newScript(5, markerLua+`local f = 0
 if ARGV[4] == "1" then f = tonumber(redis.call("get", KEYS[3]) or "0") end
+local function got()
+  if ARGV[6] ~= "" then
+    redis.call("zrem", KEYS[4], ARGV[6])
+    redis.call("zrem", KEYS[5], ARGV[6])
+  end
+  local others = 0
+  local ids = redis.call("zrange", KEYS[4], 0, 32)
+  if #ids > 32 then others = 1 end
+  for i = 1, math.min(#ids, 32) do
+    if string.sub(ids[i], 1, #ARGV[8]) ~= ARGV[8] then others = 1 break end
+  end
+  return {1, others, f, ""}
+end
 local cur = redis.call("get", KEYS[1])
-if cur == ARGV[1] then return {1, 0, f, ""} end
+if cur == ARGV[1] then return got() end
 if ARGV[3] ~= "" then
   local run = nil
   if ARGV[3] == "v" then run = runid() end
@@ -37,9 +56,19 @@ if ARGV[3] ~= "" then
   end
   if not cur and c < tonumber(ARGV[2]) then return {4, 0, f, ""} end
 end
-if cur then return {0, redis.call("pttl", KEYS[1]), f, cur} end
+if cur then
+  if ARGV[6] ~= "" then
+    local now, lease = nowms(), tonumber(ARGV[7])
+    redis.call("zadd", KEYS[4], "nx", now, ARGV[6])
+    redis.call("zadd", KEYS[5], now + lease, ARGV[6])
+    for k = 4, 5 do
+      if redis.call("pttl", KEYS[k]) < lease then redis.call("pexpire", KEYS[k], lease) end
+    end
+  end
+  return {0, redis.call("pttl", KEYS[1]), f, cur}
+end
 redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])
-return {1, 0, f, ""}`)
+return got()`)
 
 	// inspectScript reads the lock KEYS[1], its remaining ms, the fencing
 	// counter KEYS[2] and, with ARGV[1] "q", the restart quarantine of the
@@ -63,14 +92,49 @@ return {redis.call("get", KEYS[1]) or "", redis.call("pttl", KEYS[1]), tonumber(
 if c < tonumber(ARGV[1]) then redis.call("set", KEYS[1], ARGV[1]) end
 return 1`)
 
-	// releaseScript deletes the key only if it still holds our value, and
-	// with ARGV[2] "1" then tells the waiters: a message on the channel
-	// named like the key, carrying the value, so that a waiter counts one
-	// release once however many nodes announce it. The clean-up of a failed
-	// attempt announces nothing: the lock was not held, and waking waiters
-	// for it only starts more attempts that fail the same way.
-	releaseScript = newScript(1, `if redis.call("get", KEYS[1]) == ARGV[1] then redis.call("del", KEYS[1]) if ARGV[2] == "1" then redis.call("publish", KEYS[1], ARGV[1]) end return 1 end
-return 0`)
+	// releaseScript deletes the key KEYS[1] only if it still holds our value
+	// ARGV[1], and with ARGV[2] "1" then tells the waiters: a message on
+	// the channel named like the key, carrying the value, so that a waiter
+	// counts one release once however many nodes announce it, and the ids
+	// of the first three waiters (KEYS[2], by the time they came) whose
+	// lease (KEYS[3]) has not run out; those whose lease ran out are dropped.
+	// ARGV[3], when not "", is the id the lock's holder waited under, which
+	// this node may still list when it did not grant the lock: it goes.
+	// The message is "\0", the ids separated by spaces, "\0", the value;
+	// the value alone when nobody waits. The clean-up of a failed attempt
+	// announces nothing: the lock was not held, and waking waiters for it
+	// only starts more attempts that fail the same way.
+	releaseScript = newScript(3, `if ARGV[3] ~= "" then
+  redis.call("zrem", KEYS[2], ARGV[3])
+  redis.call("zrem", KEYS[3], ARGV[3])
+end
+if redis.call("get", KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call("del", KEYS[1])
+if ARGV[2] ~= "1" then return 1 end
+local msg = ARGV[1]
+if redis.call("exists", KEYS[2]) == 1 then
+  local t = redis.call("time")
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  for _, id in ipairs(redis.call("zrangebyscore", KEYS[3], "-inf", now, "limit", 0, 16)) do
+    redis.call("zrem", KEYS[2], id)
+    redis.call("zrem", KEYS[3], id)
+  end
+  local ids = redis.call("zrange", KEYS[2], 0, 2)
+  if #ids > 0 then msg = "\0" .. table.concat(ids, " ") .. "\0" .. ARGV[1] end
+end
+redis.call("publish", KEYS[1], msg)
+return 1`)
+
+	// unqueueScript takes the waiter ARGV[1] out of the waiters KEYS[1] and
+	// their leases KEYS[2]; with ARGV[2] not "", it then tells the waiters
+	// that the lock is taken by the value ARGV[2]: "\1" and the value, on
+	// the channel KEYS[3].
+	unqueueScript = newScript(3, `if ARGV[1] ~= "" then
+  redis.call("zrem", KEYS[1], ARGV[1])
+  redis.call("zrem", KEYS[2], ARGV[1])
+end
+if ARGV[2] ~= "" then redis.call("publish", KEYS[3], "\1" .. ARGV[2]) end
+return 1`)
 
 	// ttlScript returns the key's remaining milliseconds if it holds our value, else -3.
 	ttlScript = newScript(1, `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pttl", KEYS[1]) else return -3 end`)

@@ -115,11 +115,13 @@ func TestWaitRoomWakesOneAndUnsubscribes(t *testing.T) {
 	defer l.bg.Done()
 	r := &l.room
 	r.linger = 0 // unsubscribe as soon as the last waiter leaves
-	w1, w2, w3 := r.join("ch", "a1"), r.join("ch", "a2"), r.join("ch", "a3")
+	w1, w2, w3 := r.join("ch", "i1", "a1"), r.join("ch", "i2", "a2"), r.join("ch", "i3", "a3")
 	waitSubscribed(t, nodes, "ch", 3)
 	pending := func() (n []bool) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		for _, w := range []*waiter{w1, w2, w3} {
-			n = append(n, len(w.wake) == 1)
+			n = append(n, r.wokenNow(w))
 		}
 		return n
 	}
@@ -136,8 +138,9 @@ func TestWaitRoomWakesOneAndUnsubscribes(t *testing.T) {
 	if p := pending(); !p[0] || p[1] || p[2] {
 		t.Fatalf("a second announcement woke %v while the first waiter had not tried", p)
 	}
-	<-w1.wake              // the first waiter tries, fails (a node had not let go yet)...
-	r.released("ch", "v1") // ...and the next node's announcement wakes it again
+	r.tried(w1) // the first waiter tries, fails (a node had not let go yet)...
+	r.failed(w1)
+	r.released("ch", "v1") // ...and the next node's announcement wakes it again, a late one too
 	if p := pending(); !p[0] || p[1] || p[2] {
 		t.Fatalf("after the first waiter tried, pending %v; want it woken again", p)
 	}
@@ -159,6 +162,62 @@ func TestWaitRoomWakesOneAndUnsubscribes(t *testing.T) {
 	if len(r.keys) != 0 {
 		t.Fatalf("room still tracks %d keys", len(r.keys))
 	}
+}
+
+// TestWaitRoomTakesTurns: a release names the first waiters of the key on
+// the node, of every Locker: the first named of ours is woken after its
+// turn's grace, none of ours after the named ones' turns; the other nodes'
+// announcements of the same release wake that same waiter again, once it
+// tried; the winner's announcement takes back the turns still to come,
+// unless it comes after its own release.
+func TestWaitRoomTakesTurns(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	l := newTestLocker(t, nodes, WithNodeTimeout(time.Minute)) // a grace of 6s: nothing comes due meanwhile
+	if err := l.enter(); err != nil {
+		t.Fatal(err)
+	}
+	defer l.bg.Done()
+	r := &l.room
+	w1, w2 := r.join("ch", "i1", "a1"), r.join("ch", "i2", "a2")
+	defer r.leave(w1, false)
+	defer r.leave(w2, false)
+	grace := 6 * time.Second
+	turns := func() (d []time.Duration) { // in graces, rounded; -1: not woken
+		for _, w := range []*waiter{w1, w2} {
+			if left, ok := r.dueIn(w); ok {
+				d = append(d, (left+grace/2)/grace)
+			} else {
+				d = append(d, -1)
+			}
+		}
+		return d
+	}
+	want := func(what string, w1turn, w2turn time.Duration) {
+		t.Helper()
+		if got := turns(); got[0] != w1turn || got[1] != w2turn {
+			t.Fatalf("%s: turns %v, want [%d %d]", what, got, w1turn, w2turn)
+		}
+	}
+	r.released("ch", "\x00other i2 i1\x00v1")
+	want("a release naming another Locker's waiter, then w2", -1, 1)
+	r.released("ch", "\x00i1\x00v1") // the same release from another node, which saw w1 first
+	want("the same release from another node: one turn per release", -1, 1)
+	r.tried(w2)
+	r.failed(w2)
+	r.released("ch", "\x00i1\x00v1") // w2 tried, and this node had not let go yet
+	want("another node's announcement after w2 tried", -1, 0)
+	r.tried(w2)
+	r.released("ch", "\x00i1\x00v1") // while w2 tries: it is woken again, w1 is not
+	want("another node's announcement while w2 tries", -1, 0)
+	r.tried(w2)
+	r.failed(w2)
+	r.released("ch", "\x00x y\x00v2")
+	want("a release naming none of ours", 2, -1)
+	r.released("ch", "\x01v3") // v3 took the lock
+	want("after the lock was taken", -1, -1)
+	r.released("ch", "\x00x\x00v3")
+	r.released("ch", "\x01v3") // v3's announcement, late, after its own release
+	want("an announcement after its own release", 1, -1)
 }
 
 // TestWaiterSleepsUntilExpiry: a holder that never releases; the waiter

@@ -146,7 +146,7 @@ func BenchmarkStampede(b *testing.B) {
 // stampede runs one stampede: it returns the time until all waiters got the
 // lock, the handoff gaps, how many times a waiter's Obtain gave up, and
 // false when some waiter never got the lock.
-func stampede(b *testing.B, ctx context.Context, l locker) (time.Duration, []time.Duration, int, bool) {
+func stampede(b testing.TB, ctx context.Context, l locker) (time.Duration, []time.Duration, int, bool) {
 	key := freshKey("stampede")
 	h, err := l.obtain(ctx, key, 0)
 	if err != nil {

@@ -1,0 +1,187 @@
+package quorumlock
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quorumlock/quorumlock/internal/nodeset"
+)
+
+// registered returns how many waiters node i lists for key.
+func registered(nodes *nodeset.Set, l *Locker, i int, key string) int {
+	n := 0
+	if keys, err := nodes.Nodes[i].M.ZMembers(l.waitKey(key)); err == nil {
+		n = len(keys)
+	}
+	return n
+}
+
+// waitRegistered waits until every node lists n waiters for key. A waiter
+// registers with its attempts: a node its first attempt did not reach in
+// time lists it only from its next attempt on.
+func waitRegistered(t *testing.T, nodes *nodeset.Set, l *Locker, key string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(wakeBound)
+	for i := range nodes.Nodes {
+		for registered(nodes, l, i, key) != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d lists %d waiters for %s, want %d", i, registered(nodes, l, i, key), key, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// subscribed reports whether l has a waiter on rkey whose subscription a
+// node confirmed.
+func subscribed(l *Locker, rkey string) bool {
+	l.room.mu.Lock()
+	defer l.room.mu.Unlock()
+	q := l.room.keys[rkey]
+	return q != nil && q.readied
+}
+
+// trying reports whether a waiter of l on rkey is making an attempt.
+func trying(l *Locker, rkey string) bool {
+	l.room.mu.Lock()
+	defer l.room.mu.Unlock()
+	q := l.room.keys[rkey]
+	return q != nil && slices.ContainsFunc(q.waiters, func(w *waiter) bool { return w.trying })
+}
+
+// TestWaitersAcrossLockersTakeTurns: six Lockers, one waiter each, come one
+// after the other while a seventh holds the key. Each obtains it and
+// releases it at once: they are served in the order they came, every one
+// of them, and none is left among the key's waiters on any node.
+func TestWaitersAcrossLockersTakeTurns(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	// A generous node timeout: the grace before a named waiter's turn
+	// passes to the next is a tenth of it, 3s, far longer than a slow round
+	// on a busy machine (the order is kept as long as each waiter takes its
+	// turn within the grace).
+	opts := []Option{WithNodeTimeout(30 * time.Second), slowPolling}
+	holder := newTestLocker(t, nodes, opts...)
+	ctx := context.Background()
+	lock, err := holder.ObtainContext(ctx, "k", 5*time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	served := make(chan int, n)
+	for i := range n {
+		var rounds atomic.Int32
+		l := newTestLocker(t, nodes, append(opts, WithHooks(Hooks{Round: func(e RoundEvent) {
+			if e.Op == "obtain" && e.Key == "k" {
+				rounds.Add(1)
+			}
+		}}))...)
+		if warm, err := l.ObtainContext(ctx, "warm-up", 5*time.Minute, 0); err == nil { // connections open
+			warm.Release()
+		}
+		go func() {
+			lk, err := l.ObtainContext(ctx, "k", 5*time.Minute, time.Minute)
+			if err != nil {
+				t.Errorf("waiter %d: %v", i, err)
+				served <- -1
+				return
+			}
+			served <- i
+			lk.Release()
+		}()
+		waitRegistered(t, nodes, holder, "k", i+1) // waiter i came
+		// and its Locker listens: a waiter whose subscription is confirmed
+		// only after the release tries at once, and may come before its turn.
+		// and its Locker listens, and it made its retry after the
+		// subscription (a waiter whose subscription is confirmed only after
+		// the release tries at once, and may come before its turn).
+		deadline := time.Now().Add(wakeBound)
+		for !subscribed(l, lock.rkey) || rounds.Load() < 2 || trying(l, lock.rkey) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiter %d: not waiting after its subscription", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	lock.Release()
+	var order []int
+	for range n {
+		select {
+		case i := <-served:
+			order = append(order, i)
+		case <-time.After(wakeBound):
+			t.Fatalf("served %v, and then nobody for %v", order, wakeBound)
+		}
+	}
+	if !slices.IsSorted(order) || slices.Contains(order, -1) {
+		t.Fatalf("served in the order %v, want the order they came", order)
+	}
+	waitRegistered(t, nodes, holder, "k", 0)
+}
+
+// TestGoneWaiterCostsAGrace: the first waiter a release names is gone (its
+// process died while it waited, so its lease has not run out); the next
+// waiter takes its turn after the grace.
+func TestGoneWaiterCostsAGrace(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	slow := WithNodeTimeout(2 * time.Second) // a call that is slow under load still lands
+	holder := newTestLocker(t, nodes, slowPolling, slow)
+	ctx := context.Background()
+	lock, err := holder.ObtainContext(ctx, "k", time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := float64(time.Now().Add(time.Hour).UnixMilli())
+	for _, node := range nodes.Nodes {
+		node.M.ZAdd(holder.waitKey("k"), 1, "ghost") // came first, long ago
+		node.M.ZAdd(holder.leaseKey("k"), far, "ghost")
+	}
+	w := newTestLocker(t, nodes, slowPolling, slow)
+	got := make(chan error, 1)
+	go func() {
+		lk, err := w.ObtainContext(ctx, "k", time.Minute, time.Minute)
+		if err == nil {
+			lk.Release()
+		}
+		got <- err
+	}()
+	waitRegistered(t, nodes, holder, "k", 2)
+	lock.Release()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("waiter behind a gone one: %v", err)
+		}
+	case <-time.After(wakeBound):
+		t.Fatalf("the waiter behind a gone one was not served within %v (its backoff is 20s)", wakeBound)
+	}
+}
+
+// TestWaiterLeavesTheNodes: a waiter whose wait runs out, and one whose
+// context ends, are taken out of the key's waiters on every node.
+func TestWaiterLeavesTheNodes(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	l := newTestLocker(t, nodes, WithNodeTimeout(2*time.Second)) // a call that is slow under load still lands
+	ctx := context.Background()
+	if _, err := l.ObtainContext(ctx, "k", time.Minute, 0); err != nil { // held throughout
+		t.Fatal(err)
+	}
+	if _, err := l.ObtainContext(ctx, "k", time.Minute, 500*time.Millisecond); !errors.Is(err, ErrNotObtained) {
+		t.Fatalf("wait ran out: %v, want ErrNotObtained", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.ObtainContext(cctx, "k", time.Minute, time.Minute)
+		done <- err
+	}()
+	waitRegistered(t, nodes, l, "k", 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiter: %v, want context.Canceled", err)
+	}
+	waitRegistered(t, nodes, l, "k", 0)
+}
