@@ -24,8 +24,7 @@ import (
 // quarantine fails with ErrRestartQuarantine: pending (Err a *pendingError,
 // with its id) or for Value ms more; one that may not grant the ttl yet
 // fails with errRaise.
-func (l *Locker) acquireCall(key, value string, ttl time.Duration, waiter string, lease time.Duration) quorum.Call {
-	rkey, fkey := l.lockKey(key), l.fenceKey(key)
+func (l *Locker) acquireCall(key, rkey, fkey, value string, ttl time.Duration, waiter string, lease time.Duration) quorum.Call {
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
 	fence := "0"
 	if l.opts.fencing {
@@ -37,14 +36,18 @@ func (l *Locker) acquireCall(key, value string, ttl time.Duration, waiter string
 		marker = rkey // unused; and a Cluster wants every key of a script in one slot
 	}
 	// The arguments are built once a round, not once a node.
-	args := []any{rkey, marker, fkey, l.waitKey(key), l.leaseKey(key), value, ms, "", fence, nonce, waiter, strconv.FormatInt(max(lease.Milliseconds(), 1), 10), l.id}
-	checked, unchecked := l.quarantineArgs(args, 7)
+	script, args, at := acquireAloneScript, []any{rkey, marker, fkey, value, ms, "", fence, nonce}, 5
+	if waiter != "" {
+		lease := strconv.FormatInt(max(lease.Milliseconds(), 1), 10)
+		script, args, at = acquireScript, []any{rkey, marker, fkey, l.waitKey(key), l.leaseKey(key), value, ms, "", fence, nonce, waiter, lease, l.id}, 7
+	}
+	checked, unchecked := l.quarantineArgs(args, at)
 	return func(ctx context.Context, i int) quorum.Reply {
 		args := checked
 		if !l.nodes[i].checked {
 			args = unchecked
 		}
-		return l.onNode(ctx, i, acquireScript, args, func(v any) (quorum.Reply, error) {
+		return l.onNode(ctx, i, script, args, func(v any) (quorum.Reply, error) {
 			r, ok := v.([]any)
 			if !ok || len(r) != 4 {
 				return quorum.Reply{}, fmt.Errorf("unexpected acquire reply %v", v)
@@ -114,9 +117,12 @@ func asInt(v any) int64 {
 // nil. waiter, when not "", is the id the lock's Obtain waited under: a
 // node that did not grant that Obtain may still list it among the waiters.
 func (l *Locker) releaseCall(key, value, waiter string, only []bool, announce bool) quorum.Call {
-	args := []any{l.lockKey(key), l.waitKey(key), l.leaseKey(key), value, "0", waiter}
+	args := []any{l.lockKey(key), l.waitKey(key), l.leaseKey(key), value, "0"}
 	if announce {
 		args[4] = "1"
+	}
+	if waiter != "" {
+		args = append(args, waiter)
 	}
 	return func(ctx context.Context, i int) quorum.Reply {
 		if only != nil && !only[i] {

@@ -230,7 +230,7 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 	if h.waiter != "" {
 		lease = max(h.giveUp.Sub(l.opts.clock.Now()), 0) + l.opts.nodeTimeout
 	}
-	acquire := l.acquireCall(key, value, ttl, h.waiter, lease)
+	acquire := l.acquireCall(key, rkey, fkey, value, ttl, h.waiter, lease)
 	seq := quorum.NewSeq(len(l.nodes))
 	cfg := l.roundConfig()
 	cfg.Linger = l.opts.nodeTimeout / 10
@@ -374,8 +374,8 @@ type attemptHooks struct {
 	giveUp time.Time
 }
 
-// taken follows an obtain: where the key still has waiters of other
-// Lockers, it tells them that value took the lock, so that the turns still
+// taken follows the obtain of a waiter: where the key still has waiters of
+// other Lockers, it tells them that value took the lock, so that the turns still
 // to come are taken back (waitroom.go), on one node (every Locker
 // subscribes on every node: one is enough; when that one fails to say, the
 // turns come and find the lock taken), in the background. (A node that did

@@ -402,7 +402,7 @@ func (h *lateAcquire) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		is := func(s *redsyncredis.Script) bool {
 			return len(a) > 1 && (a[0] == "evalsha" && a[1] == s.Hash || a[0] == "eval" && a[1] == s.Src)
 		}
-		if is(acquireScript) {
+		if is(acquireScript) || is(acquireAloneScript) {
 			first := false
 			h.once.Do(func() { first = true })
 			if first {

@@ -23,17 +23,19 @@ var (
 	// joins the key's waiters, KEYS[4] by the time it first came and
 	// KEYS[5] by the end of its lease, ARGV[7] ms from now; where it
 	// obtains, it leaves them. ARGV[8] starts the ids of the caller's
-	// Locker's waiters. It returns {status, ms, counter, text}: 1 set, with
-	// 1 in ms when waiters of other Lockers may be left; 0 taken, with the holder's
+	// Locker's waiters. (A caller that does not wait runs it as
+	// acquireAloneScript, without KEYS[4], KEYS[5] and ARGV[6-8].) It returns {status, ms,
+	// counter, text}: 1 set, with 1 in ms when the caller waited and
+	// waiters of other Lockers may be left; 0 taken, with the holder's
 	// remaining ms and value; 2 pending, with its id; 3 quarantined, with
 	// the ms left; 4 the ttl must be announced first.
 	acquireScript = newScript(5, markerLua+`local f = 0
 if ARGV[4] == "1" then f = tonumber(redis.call("get", KEYS[3]) or "0") end
+local waiter = ARGV[6] or ""
 local function got()
-  if ARGV[6] ~= "" then
-    redis.call("zrem", KEYS[4], ARGV[6])
-    redis.call("zrem", KEYS[5], ARGV[6])
-  end
+  if waiter == "" then return {1, 0, f, ""} end
+  redis.call("zrem", KEYS[4], waiter)
+  redis.call("zrem", KEYS[5], waiter)
   local others = 0
   local ids = redis.call("zrange", KEYS[4], 0, 32)
   if #ids > 32 then others = 1 end
@@ -57,10 +59,10 @@ if ARGV[3] ~= "" then
   if not cur and c < tonumber(ARGV[2]) then return {4, 0, f, ""} end
 end
 if cur then
-  if ARGV[6] ~= "" then
+  if waiter ~= "" then
     local now, lease = nowms(), tonumber(ARGV[7])
-    redis.call("zadd", KEYS[4], "nx", now, ARGV[6])
-    redis.call("zadd", KEYS[5], now + lease, ARGV[6])
+    redis.call("zadd", KEYS[4], "nx", now, waiter)
+    redis.call("zadd", KEYS[5], now + lease, waiter)
     for k = 4, 5 do
       if redis.call("pttl", KEYS[k]) < lease then redis.call("pexpire", KEYS[k], lease) end
     end
@@ -69,6 +71,10 @@ if cur then
 end
 redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])
 return got()`)
+
+	// acquireAloneScript is acquireScript for a caller that does not wait:
+	// the same script, with three keys and five arguments.
+	acquireAloneScript = redsyncredis.NewScript(3, acquireScript.Src, acquireScript.Hash)
 
 	// inspectScript reads the lock KEYS[1], its remaining ms, the fencing
 	// counter KEYS[2] and, with ARGV[1] "q", the restart quarantine of the
@@ -98,13 +104,13 @@ return 1`)
 	// counts one release once however many nodes announce it, and the ids
 	// of the first three waiters (KEYS[2], by the time they came) whose
 	// lease (KEYS[3]) has not run out; those whose lease ran out are dropped.
-	// ARGV[3], when not "", is the id the lock's holder waited under, which
+	// ARGV[3], when given, is the id the lock's holder waited under, which
 	// this node may still list when it did not grant the lock: it goes.
 	// The message is "\0", the ids separated by spaces, "\0", the value;
 	// the value alone when nobody waits. The clean-up of a failed attempt
 	// announces nothing: the lock was not held, and waking waiters for it
 	// only starts more attempts that fail the same way.
-	releaseScript = newScript(3, `if ARGV[3] ~= "" then
+	releaseScript = newScript(3, `if ARGV[3] then
   redis.call("zrem", KEYS[2], ARGV[3])
   redis.call("zrem", KEYS[3], ARGV[3])
 end
