@@ -42,6 +42,8 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"max ttl beyond a day", []redis.UniversalClient{a}, []Option{WithMaxTTL(25 * time.Hour)}, "max ttl"},
 		{"max ttl not whole milliseconds", []redis.UniversalClient{a}, []Option{WithMaxTTL(time.Second + 1)}, "max ttl"},
 		{"brace in the key prefix", []redis.UniversalClient{a}, []Option{WithKeyPrefix("app{1}:")}, "brace"},
+		{"owner on two lines", []redis.UniversalClient{a}, []Option{WithOwner("a\nb")}, "owner"},
+		{"control byte in the owner", []redis.UniversalClient{a}, []Option{WithOwner("\x01web")}, "owner"}, // a release of its locks would read as "taken"
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Defaults of the options. Every option left out of New takes these.
@@ -202,11 +203,12 @@ func WithRestartQuarantine(on bool) Option {
 
 // WithOwner sets the name put at the front of every lock's value, so that
 // `quorumlock status` and a look at the nodes tell who holds a lock.
-// Default "<hostname>:<pid>". It must not be empty or contain a newline.
+// Default "<hostname>:<pid>". It must not be empty or contain a control
+// character (a newline among them).
 func WithOwner(name string) Option {
 	return func(o *options) {
-		if name == "" || strings.ContainsAny(name, "\r\n") {
-			o.invalid("owner %q must be a non-empty single line", name)
+		if name == "" || strings.ContainsFunc(name, unicode.IsControl) {
+			o.invalid("owner %q must be non-empty and without control characters (a single line)", name)
 			return
 		}
 		o.owner = name

@@ -142,10 +142,10 @@ func (r *waitRoom) dueIn(w *waiter) (time.Duration, bool) {
 }
 
 // leave takes w out of its queue, obtained telling whether it got the
-// lock. When it leaves without the lock, a wake-up it did not use goes to
-// the next waiter, and so does a wake-up when it was the first: the next
-// one is first now, and comes at the holder's expiry rather than after it
-// (a holder's release wakes it anyway). When the last waiter leaves, the
+// lock. When it leaves without the lock, its turn or a wake-up it did not
+// use goes to the next waiter, and so does a wake-up when it was the
+// first: the next one is first now, and comes at the holder's expiry rather
+// than after it (a holder's release wakes it anyway). When the last waiter leaves, the
 // channel goes idle.
 func (r *waitRoom) leave(w *waiter, obtained bool) {
 	r.mu.Lock()
@@ -171,8 +171,23 @@ func (r *waitRoom) leave(w *waiter, obtained bool) {
 		}
 		return
 	}
-	if !obtained && (r.wokenNow(w) || wasFirst) { // one that obtained wakes the next with its release
-		r.wakeOne(q, 0)
+	switch {
+	case obtained: // it wakes the next with its release
+		if q.turn == w {
+			q.turn = nil
+		}
+	case q.turn == w || !w.due.IsZero() || wasFirst:
+		// Its turn, or its wake-up, goes to the next waiter, as late as
+		// it was due; the first place too (the next comes at the holder's
+		// expiry rather than after it).
+		d := time.Duration(0)
+		if !w.due.IsZero() {
+			d = max(w.due.Sub(r.l.opts.clock.Now()), 0)
+		}
+		next := r.wakeOne(q, d)
+		if q.turn == w {
+			q.turn = next
+		}
 	}
 }
 

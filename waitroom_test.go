@@ -335,3 +335,40 @@ func TestNextWaiterTakesTheFirstPlace(t *testing.T) {
 		t.Fatalf("the second waiter came %v after the expiry: it kept the place of a later waiter", late)
 	}
 }
+
+// TestWaitRoomHandsOnATurn: the waiter whose turn it is leaves without the
+// lock, before its turn came or after it tried: the turn goes to the next
+// waiter of this Locker, and later announcements of the release wake that
+// one (found by review: they woke nobody, and the others slept on).
+func TestWaitRoomHandsOnATurn(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	l := newTestLocker(t, nodes, WithNodeTimeout(time.Minute)) // a grace of 6s
+	if err := l.enter(); err != nil {
+		t.Fatal(err)
+	}
+	defer l.bg.Done()
+	r := &l.room
+	w1, w2, w3 := r.join("ch", "i1", "a1"), r.join("ch", "i2", "a2"), r.join("ch", "i3", "a3")
+	due := func(w *waiter) (time.Duration, bool) { return r.dueIn(w) }
+	// Before its turn came: w2 is named second, and leaves.
+	r.released("ch", "\x00gone i2 i1\x00v1")
+	if _, ok := due(w2); !ok {
+		t.Fatal("w2 was not given its turn")
+	}
+	r.leave(w2, false)
+	if _, ok := due(w1); !ok {
+		t.Fatal("w2 left before its turn: the turn went to nobody")
+	}
+	// After it tried: w1, now the turn's waiter, tries, fails and leaves;
+	// a later node's announcement must wake w3.
+	r.tried(w1)
+	r.failed(w1)
+	r.leave(w1, false)
+	r.tried(w3) // w3 used the wake-up it was handed, and failed too
+	r.failed(w3)
+	r.released("ch", "\x00i1\x00v1") // a node that had not let go says so now
+	if d, ok := due(w3); !ok || d > 0 {
+		t.Fatalf("a later announcement after the turn's waiter left: w3 due %v %v, want now", d, ok)
+	}
+	r.leave(w3, false)
+}
