@@ -181,14 +181,22 @@ func (l *Locker) unqueue(key, waiter string) {
 // brings them back and tries again. When the lock is not obtained, it also
 // says how long until a quorum of nodes could grant it (0: unknown).
 func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, h attemptHooks) (*Lock, time.Duration, error) {
-	const tries = 4 // a new deployment: mark, announce and commit, then obtain
+	const tries = 4  // a new deployment: mark, announce and commit, then obtain
+	retried := false // after a repair that could not read every node
 	for try := 1; ; try++ {
 		t := l.try(ctx, key, ttl, h)
 		switch {
 		case t.lock != nil || l.heldElsewhere(t.res) || ctx.Err() != nil || !errors.Is(t.err, ErrNotObtained):
 			l.quarantine.repairLater(t.res, ttl) // for the next caller
 			return t.lock, t.retryIn, t.err
-		case try == tries || !l.quarantine.repair(ctx, t.res, ttl):
+		case try == tries:
+			return nil, t.retryIn, t.err
+		}
+		changed, again := l.quarantine.repair(ctx, t.res, ttl)
+		if again && !retried { // once: a slow node under load, or one that is down
+			changed, retried = true, true
+		}
+		if !changed {
 			if ctx.Err() != nil { // it ended while the nodes were being brought back
 				return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
 			}

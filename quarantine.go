@@ -210,21 +210,25 @@ func needs(res quorum.Result) (pending, raise bool) {
 // repair runs in the background, each of its fan-outs bounded by the node
 // timeout, and stops when the Locker closes; a caller whose ctx ends stops
 // waiting for it. The caller is inside enter.
-func (q *quarantine) repair(ctx context.Context, res quorum.Result, ttl time.Duration) bool {
+//
+// again reports a repair that could not read every node, all those it read
+// pending: a new deployment whose slow node kept the marking back, which
+// the next try's repair may well complete.
+func (q *quarantine) repair(ctx context.Context, res quorum.Result, ttl time.Duration) (changed, again bool) {
 	for {
 		f, mine := q.start(res, ttl)
 		if f == nil {
-			return false
+			return false, false
 		}
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return false
+			return false, false
 		case <-q.l.done:
-			return false
+			return false, false
 		}
 		if mine || f.covers(res, ttl) {
-			return f.changed
+			return f.changed, f.again
 		}
 		// Another caller's repair, which did not do what this one needs.
 	}
@@ -261,7 +265,7 @@ func (q *quarantine) start(res quorum.Result, ttl time.Duration) (f *repairFligh
 		ctx := q.l.closing // ends with the Locker
 		if pending {
 			var low bool // a node marked with C below ttl
-			f.changed, low = q.examine(ctx, res, ttl)
+			f.changed, low, f.again = q.examine(ctx, res, ttl)
 			f.raise = f.raise || low
 		}
 		if f.raise {
@@ -278,6 +282,7 @@ type repairFlight struct {
 	raise   bool          // and announced and committed ttl
 	ttl     time.Duration // of the caller that started it
 	changed bool          // a node may now grant what it did not
+	again   bool          // a node did not answer, every other one was pending
 }
 
 // covers reports whether f did what res, for ttl, asks.
@@ -291,8 +296,9 @@ func (f *repairFlight) covers(res quorum.Result, ttl time.Duration) bool {
 // in a fresh marking's proof, N-q+1 other nodes marked or every node
 // answering, or an uptime past the maximum ttl. usable reports a node that
 // may grant now (marked without quarantine, or by another client
-// meanwhile); low a node marked with C below ttl.
-func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Duration) (usable, low bool) {
+// meanwhile); low a node marked with C below ttl; again a read that missed
+// a node, every node it read pending.
+func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Duration) (usable, low, again bool) {
 	l := q.l
 	nonce := strconv.FormatUint(mrand.Uint64(), 36)
 	seen := make([]string, len(l.nodes)) // the pending ids the round gave
@@ -304,11 +310,11 @@ func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Du
 	st := q.readMarkers(ctx, nonce, seen)
 	// A node pending with an id the round did not give (a late reply, or a
 	// restart since): read again, with this read's ids as the round's.
-	again := false
+	reread := false
 	for i, s := range st {
-		again = again || s.pending && s.id != seen[i]
+		reread = reread || s.pending && s.id != seen[i]
 	}
-	if again {
+	if reread {
 		for i, s := range st {
 			seen[i] = s.id // "" where not pending
 		}
@@ -324,12 +330,14 @@ func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Du
 	evidence := len(l.nodes) - l.quorum + 1
 	var ids, all []int
 	everyone := true // every node answered
+	allPending := true
 	for i := range l.nodes {
 		if !q.on(i) {
 			continue
 		}
 		all = append(all, i)
 		everyone = everyone && answered(i)
+		allPending = allPending && (!answered(i) || st[i].pending)
 		if still(i) {
 			ids = append(ids, i)
 		}
@@ -409,7 +417,7 @@ func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Du
 			l.hooks.nodeEvent(NodeEvent{Op: "quarantine", Node: i, Addr: n.addr, Err: ErrRestartQuarantine})
 		}
 	}
-	return usable, low
+	return usable, low, !everyone && allPending
 }
 
 // readMarkers reads every node's marker, making absent ones pending. It

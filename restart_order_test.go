@@ -450,3 +450,24 @@ func TestFreshWithALateReply(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFreshWithASlowRead: the first obtain of a new deployment, with wait
+// 0, where the marker read of one node takes longer than the node timeout
+// (a busy machine): the nodes it read are all pending, so the obtain tries
+// once more, and that try's read completes the marking (the demo's first
+// lock failed so under load).
+func TestFreshWithASlowRead(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	var addrs []string
+	for _, n := range nodes.Nodes {
+		n.M.Del(nodeset.MarkerKey)
+		addrs = append(addrs, n.M.Addr())
+	}
+	hooks := []*heldRead{newHeldRead(false), newHeldRead(false), newHeldRead(true)} // node 2's first read waits out its context
+	l := heldLocker(t, addrs, hooks, WithNodeTimeout(300*time.Millisecond))
+	lock, err := l.ObtainContext(context.Background(), "k", 5*time.Second, 0)
+	if err != nil {
+		t.Fatalf("first obtain on fresh nodes, one read slow: %v", err)
+	}
+	lock.Release()
+}
