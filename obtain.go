@@ -207,6 +207,14 @@ func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, h a
 		case <-ctx.Done():
 			return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
 		}
+		// Every caller that met the repair comes back when it ends: spread
+		// them over a tenth of the node timeout, so that the first to come
+		// takes the lock rather than all splitting the vote.
+		select {
+		case <-l.opts.clock.After(mrand.N(l.opts.nodeTimeout/10 + 1)):
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
+		}
 	}
 }
 
