@@ -142,7 +142,7 @@ func TestRacingFirstLocksDoNotQuarantine(t *testing.T) {
 	var g quarantineLog
 	var wg sync.WaitGroup
 	for c := range 6 {
-		l := newTestLocker(t, nodes, g.hooks(), WithNodeTimeout(400*time.Millisecond)) // slow under load, not failed
+		l := newTestLocker(t, nodes, g.hooks(), WithNodeTimeout(2*time.Second)) // slow under load, not failed
 		wg.Go(func() {
 			for k := range 3 {
 				lock, err := l.ObtainContext(context.Background(), fmt.Sprintf("c%d-k%d", c, k), time.Second, 0)
