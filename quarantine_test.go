@@ -145,7 +145,7 @@ func TestRacingFirstLocksDoNotQuarantine(t *testing.T) {
 		l := newTestLocker(t, nodes, g.hooks(), WithNodeTimeout(2*time.Second)) // slow under load, not failed
 		wg.Go(func() {
 			for k := range 3 {
-				lock, err := l.ObtainContext(context.Background(), fmt.Sprintf("c%d-k%d", c, k), time.Second, 0)
+				lock, err := l.ObtainContext(context.Background(), fmt.Sprintf("c%d-k%d", c, k), 5*time.Second, 0)
 				if err != nil {
 					t.Errorf("client %d: %v", c, err)
 					return
