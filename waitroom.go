@@ -40,33 +40,31 @@ type waitRoom struct {
 // waiter left, so that a key contended again soon needs no new subscription.
 const defaultLinger = 10 * time.Second
 
-// namedTurns is how many waiters a release names.
-const namedTurns = 3
-
 // keyQueue is the waiters of one key, first come first served.
 type keyQueue struct {
 	waiters  []*waiter
 	ready    chan struct{} // closed once a node confirmed the subscription
 	readied  bool
-	released [4]string // the values of the latest releases announced
-	next     int       // where in released the next one goes
+	released recent // the values of the latest releases announced
 	// The waiter woken for the release of turnValue: the other nodes'
 	// announcements of that release wake it again, not another waiter.
 	turnValue string
 	turn      *waiter
-	gone      [4]string // the ids of the latest waiters that left, which nodes may still name
-	nextGone  int
+	gone      recent // the ids of the latest waiters that left, which nodes may still name
 }
 
-// seen reports whether value is one of the latest releases announced.
-func (q *keyQueue) seen(value string) bool {
-	for _, v := range q.released {
-		if v == value {
-			return true
-		}
-	}
-	return false
+// recent keeps the latest few strings added.
+type recent struct {
+	s    [4]string
+	next int
 }
+
+func (r *recent) add(v string) {
+	r.s[r.next] = v
+	r.next = (r.next + 1) % len(r.s)
+}
+
+func (r *recent) has(v string) bool { return slices.Contains(r.s[:], v) }
 
 // waiter is one waiting Obtain call.
 type waiter struct {
@@ -145,14 +143,13 @@ func (r *waitRoom) dueIn(w *waiter) (time.Duration, bool) {
 // lock. When it leaves without the lock, its turn or a wake-up it did not
 // use goes to the next waiter, and so does a wake-up when it was the
 // first: the next one is first now, and comes at the holder's expiry rather
-// than after it (a holder's release wakes it anyway). When the last waiter leaves, the
-// channel goes idle.
+// than after it (a holder's release wakes it anyway). When the last waiter
+// leaves, the channel goes idle.
 func (r *waitRoom) leave(w *waiter, obtained bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	q := w.q
-	q.gone[q.nextGone] = w.id
-	q.nextGone = (q.nextGone + 1) % len(q.gone)
+	q.gone.add(w.id)
 	wasFirst := false
 	for i, o := range q.waiters {
 		if o == w {
@@ -262,7 +259,7 @@ func (r *waitRoom) released(channel, payload string) {
 		return
 	}
 	if taken {
-		if q.seen(value) { // came after its own release
+		if q.released.has(value) { // came after its own release
 			return
 		}
 		now := r.l.opts.clock.Now()
@@ -279,9 +276,9 @@ func (r *waitRoom) released(channel, payload string) {
 	}
 	// The waiters this node names, less those of ours that left (the node
 	// may not have heard yet).
-	next = slices.DeleteFunc(next, func(id string) bool { return slices.Contains(q.gone[:], id) })
+	next = slices.DeleteFunc(next, q.gone.has)
 	grace := r.l.opts.nodeTimeout / 10
-	if q.seen(value) { // another node's announcement of a release
+	if q.released.has(value) { // another node's announcement of a release
 		w := q.turn
 		if w == nil || !slices.Contains(q.waiters, w) {
 			return // the lock was taken since, or the turn's waiter left
@@ -293,8 +290,7 @@ func (r *waitRoom) released(channel, payload string) {
 		}
 		return
 	}
-	q.released[q.next] = value
-	q.next = (q.next + 1) % len(q.released)
+	q.released.add(value)
 	prev := q.turn
 	q.turnValue, q.turn = value, nil
 	for _, w := range q.waiters {
