@@ -41,13 +41,13 @@ func (l *Locker) acquireCall(key, rkey, fkey, value string, ttl time.Duration, w
 		lease := strconv.FormatInt(max(lease.Milliseconds(), 1), 10)
 		script, args, at = acquireScript, []any{rkey, marker, fkey, l.waitKey(key), l.leaseKey(key), value, ms, "", fence, nonce, waiter, lease, l.id}, 7
 	}
-	checked, unchecked := l.quarantineArgs(args, at)
+	checked, unchecked := l.quarantineCalls(script, args, at)
 	return func(ctx context.Context, i int) quorum.Reply {
-		args := checked
+		c := checked
 		if !l.nodes[i].checked {
-			args = unchecked
+			c = unchecked
 		}
-		return l.onNode(ctx, i, script, args, func(v any) (quorum.Reply, error) {
+		return l.onNode(ctx, i, c, func(v any) (quorum.Reply, error) {
 			r, ok := v.([]any)
 			if !ok || len(r) != 4 {
 				return quorum.Reply{}, fmt.Errorf("unexpected acquire reply %v", v)
@@ -72,36 +72,39 @@ func (l *Locker) acquireCall(key, rkey, fkey, value string, ttl time.Duration, w
 	}
 }
 
-// quarantineArgs fills in the quarantine's mode at args[at]: "" when off;
+// quarantineCalls fills in the quarantine's mode at args[at]: "" when off;
 // "q" for nodes whose connections were checked when made, "v" for the
 // others, whose scripts check the marker's start each time. It copies args
 // only when both kinds of node are there.
-func (l *Locker) quarantineArgs(args []any, at int) (checked, unchecked []any) {
+func (l *Locker) quarantineCalls(script *redsyncredis.Script, args []any, at int) (checked, unchecked evalCall) {
 	if !l.opts.quarantine {
-		return args, args
+		c := newEval(script, args...)
+		return c, c
 	}
 	switch l.checked {
 	case len(l.nodes):
 		args[at] = "q"
-		return args, args
+		c := newEval(script, args...)
+		return c, c
 	case 0:
 		args[at] = "v"
-		return args, args
+		c := newEval(script, args...)
+		return c, c
 	}
-	unchecked = slices.Clone(args)
-	args[at], unchecked[at] = "q", "v"
-	return args, unchecked
+	other := slices.Clone(args)
+	args[at], other[at] = "q", "v"
+	return newEval(script, args...), newEval(script, other...)
 }
 
 // fenceCall raises the key's fencing counter to token on the nodes in
 // granted; the others vote no.
 func (l *Locker) fenceCall(fkey string, token uint64, granted []bool) quorum.Call {
-	args := []any{fkey, strconv.FormatUint(token, 10)}
+	c := newEval(fenceScript, fkey, strconv.FormatUint(token, 10))
 	return func(ctx context.Context, i int) quorum.Reply {
 		if !granted[i] {
 			return quorum.Reply{Vote: quorum.No}
 		}
-		return l.onNode(ctx, i, fenceScript, args, func(any) (quorum.Reply, error) {
+		return l.onNode(ctx, i, c, func(any) (quorum.Reply, error) {
 			return voteIf(true), nil
 		})
 	}
@@ -124,11 +127,12 @@ func (l *Locker) releaseCall(key, value, waiter string, only []bool, announce bo
 	if waiter != "" {
 		args = append(args, waiter)
 	}
+	c := newEval(releaseScript, args...)
 	return func(ctx context.Context, i int) quorum.Reply {
 		if only != nil && !only[i] {
 			return quorum.Reply{Vote: quorum.No}
 		}
-		return l.onNode(ctx, i, releaseScript, args, func(v any) (quorum.Reply, error) {
+		return l.onNode(ctx, i, c, func(v any) (quorum.Reply, error) {
 			n, err := evalInt(v)
 			return voteIf(n == 1), err
 		})
@@ -137,9 +141,9 @@ func (l *Locker) releaseCall(key, value, waiter string, only []bool, announce bo
 
 // ttlCall asks for the remaining milliseconds of the key where it holds value.
 func (l *Locker) ttlCall(rkey, value string) quorum.Call {
-	args := []any{rkey, value}
+	c := newEval(ttlScript, rkey, value)
 	return func(ctx context.Context, i int) quorum.Reply {
-		return l.onNode(ctx, i, ttlScript, args, func(v any) (quorum.Reply, error) {
+		return l.onNode(ctx, i, c, func(v any) (quorum.Reply, error) {
 			ms, err := evalInt(v)
 			if err != nil || ms < 0 && ms != -1 {
 				return quorum.Reply{Vote: quorum.No}, err
@@ -161,13 +165,13 @@ func (l *Locker) refreshCall(rkey, value string, ttl time.Duration) quorum.Call 
 	if !l.opts.quarantine {
 		marker = rkey // unused; and a Cluster wants every key of a script in one slot
 	}
-	checked, unchecked := l.quarantineArgs([]any{rkey, marker, value, ms, "1", ""}, 5)
+	checked, unchecked := l.quarantineCalls(refreshScript, []any{rkey, marker, value, ms, "1", ""}, 5)
 	return func(ctx context.Context, i int) quorum.Reply {
-		args := checked
+		c := checked
 		if !l.nodes[i].checked {
-			args = unchecked
+			c = unchecked
 		}
-		return l.onNode(ctx, i, refreshScript, args, func(v any) (quorum.Reply, error) {
+		return l.onNode(ctx, i, c, func(v any) (quorum.Reply, error) {
 			n, err := evalInt(v)
 			if n == 4 {
 				return quorum.Reply{Vote: quorum.Failed, Err: errRaise}, nil
@@ -177,10 +181,10 @@ func (l *Locker) refreshCall(rkey, value string, ttl time.Duration) quorum.Call 
 	}
 }
 
-// onNode runs script on node i and lets decide read its reply; an error
-// makes a failed vote.
-func (l *Locker) onNode(ctx context.Context, i int, script *redsyncredis.Script, args []any, decide func(reply any) (quorum.Reply, error)) quorum.Reply {
-	v, err := l.eval(ctx, i, script, args...)
+// onNode runs c on node i and lets decide read its reply; an error makes a
+// failed vote.
+func (l *Locker) onNode(ctx context.Context, i int, c evalCall, decide func(reply any) (quorum.Reply, error)) quorum.Reply {
+	v, err := l.evalOn(ctx, i, c)
 	var r quorum.Reply
 	if err == nil {
 		r, err = decide(v)
@@ -194,14 +198,23 @@ func (l *Locker) onNode(ctx context.Context, i int, script *redsyncredis.Script,
 	return r
 }
 
-// eval runs script on node i through redsync's Conn.
+// eval runs script with args (its keys, then its arguments) on node i.
 func (l *Locker) eval(ctx context.Context, i int, script *redsyncredis.Script, args ...any) (any, error) {
+	return l.evalOn(ctx, i, newEval(script, args...))
+}
+
+// evalOn runs c on node i: through its client (wire.go), or through
+// redsync's Conn for a node without one.
+func (l *Locker) evalOn(ctx context.Context, i int, c evalCall) (any, error) {
+	if w := l.nodes[i].wire; w != nil {
+		return w.eval(ctx, c)
+	}
 	conn, err := l.nodes[i].pool.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	return conn.Eval(script, args...)
+	return conn.Eval(c.script, c.args...)
 }
 
 // onEveryNode runs fn on every node in parallel, each under the node

@@ -14,7 +14,8 @@ import (
 // node is one independent Redis server of the Locker, reached through
 // redsync's node abstraction.
 type node struct {
-	pool   redsyncredis.Pool
+	pool   redsyncredis.Pool // when wire is nil
+	wire   *wire             // the client's own path for script calls
 	client redis.UniversalClient
 	addr   string // for messages; never holds credentials
 	single bool   // one server (not a Cluster or Ring): it keeps a marker
@@ -24,7 +25,7 @@ type node struct {
 
 func newNode(c redis.UniversalClient) node {
 	_, single := c.(*redis.Client)
-	return node{pool: goredis.NewPool(c), client: c, addr: clientAddr(c), single: single}
+	return node{pool: goredis.NewPool(c), wire: &wire{plain: c}, client: c, addr: clientAddr(c), single: single}
 }
 
 // clientAddr names a client by its server address(es).

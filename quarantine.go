@@ -452,12 +452,12 @@ func (q *quarantine) readMarkers(ctx context.Context, nonce string, seen []strin
 func (q *quarantine) raise(ctx context.Context, ttl time.Duration) bool {
 	l := q.l
 	call := func(mode string) quorum.Call {
-		args := []any{l.markerKey(), mode, strconv.FormatInt(ttl.Milliseconds(), 10)}
+		c := newEval(raiseScript, l.markerKey(), mode, strconv.FormatInt(ttl.Milliseconds(), 10))
 		return func(ctx context.Context, i int) quorum.Reply {
 			if !q.on(i) {
 				return quorum.Reply{Vote: quorum.No}
 			}
-			return l.onNode(ctx, i, raiseScript, args, func(v any) (quorum.Reply, error) {
+			return l.onNode(ctx, i, c, func(v any) (quorum.Reply, error) {
 				n, err := evalInt(v)
 				return voteIf(n == 1), err
 			})

@@ -32,45 +32,43 @@ var (
 	acquireScript = newScript(5, markerLua+`local f = 0
 if ARGV[4] == "1" then f = tonumber(redis.call("get", KEYS[3]) or "0") end
 local waiter = ARGV[6] or ""
-local function got()
-  if waiter == "" then return {1, 0, f, ""} end
-  redis.call("zrem", KEYS[4], waiter)
-  redis.call("zrem", KEYS[5], waiter)
-  local others = 0
-  local ids = redis.call("zrange", KEYS[4], 0, 32)
-  if #ids > 32 then others = 1 end
-  for i = 1, math.min(#ids, 32) do
-    if string.sub(ids[i], 1, #ARGV[8]) ~= ARGV[8] then others = 1 break end
-  end
-  return {1, others, f, ""}
-end
 local cur = redis.call("get", KEYS[1])
-if cur == ARGV[1] then return got() end
-if ARGV[3] ~= "" then
-  local run = nil
-  if ARGV[3] == "v" then run = runid() end
-  local m = redis.call("get", KEYS[2])
-  local c, a, g = own(m, run)
-  if not c then return {2, 0, f, pending(KEYS[2], m, run or runid(), ARGV[5])} end
-  if not cur and g > 0 then
-    local left = g - nowms()
-    if left > 0 then return {3, left, f, ""} end
-  end
-  if not cur and c < tonumber(ARGV[2]) then return {4, 0, f, ""} end
-end
-if cur then
-  if waiter ~= "" then
-    local now, lease = nowms(), tonumber(ARGV[7])
-    redis.call("zadd", KEYS[4], "nx", now, waiter)
-    redis.call("zadd", KEYS[5], now + lease, waiter)
-    for k = 4, 5 do
-      if redis.call("pttl", KEYS[k]) < lease then redis.call("pexpire", KEYS[k], lease) end
+if cur ~= ARGV[1] then
+  if ARGV[3] ~= "" then
+    local run = nil
+    if ARGV[3] == "v" then run = runid() end
+    local m = redis.call("get", KEYS[2])
+    local c, a, g = own(m, run)
+    if not c then return {2, 0, f, pending(KEYS[2], m, run or runid(), ARGV[5])} end
+    if not cur and g > 0 then
+      local left = g - nowms()
+      if left > 0 then return {3, left, f, ""} end
     end
+    if not cur and c < tonumber(ARGV[2]) then return {4, 0, f, ""} end
   end
-  return {0, redis.call("pttl", KEYS[1]), f, cur}
+  if cur then
+    if waiter ~= "" then
+      local now, lease = nowms(), tonumber(ARGV[7])
+      redis.call("zadd", KEYS[4], "nx", now, waiter)
+      redis.call("zadd", KEYS[5], now + lease, waiter)
+      for k = 4, 5 do
+        if redis.call("pttl", KEYS[k]) < lease then redis.call("pexpire", KEYS[k], lease) end
+      end
+    end
+    return {0, redis.call("pttl", KEYS[1]), f, cur}
+  end
+  redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])
 end
-redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])
-return got()`)
+if waiter == "" then return {1, 0, f, ""} end
+redis.call("zrem", KEYS[4], waiter)
+redis.call("zrem", KEYS[5], waiter)
+local others = 0
+local ids = redis.call("zrange", KEYS[4], 0, 32)
+if #ids > 32 then others = 1 end
+for i = 1, math.min(#ids, 32) do
+  if string.sub(ids[i], 1, #ARGV[8]) ~= ARGV[8] then others = 1 break end
+end
+return {1, others, f, ""}`)
 
 	// acquireAloneScript is acquireScript for a caller that does not wait:
 	// the same script, with three keys and five arguments.

@@ -78,7 +78,7 @@ func NewFromURLs(urls []string, opts ...Option) (*Locker, error) {
 }
 
 // pipeline lets each node's calls share the client's auto-pipeliner when
-// several are in flight (see hybridPool).
+// several are in flight (see wire).
 func (l *Locker) pipeline() error {
 	for i := range l.nodes {
 		c, ok := l.nodes[i].client.(*redis.Client)
@@ -89,7 +89,7 @@ func (l *Locker) pipeline() error {
 		if err != nil {
 			return fmt.Errorf("node %s: %w", l.nodes[i].addr, err)
 		}
-		l.nodes[i].pool = &hybridPool{plain: l.nodes[i].pool, piped: pipelinedPool{ap}}
+		l.nodes[i].wire.piped = ap
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 
 func pipelinedCalls(l *Locker) (n int64) {
 	for _, node := range l.nodes {
-		n += node.pool.(*hybridPool).pipelined.Load()
+		n += node.wire.pipelined.Load()
 	}
 	return n
 }
@@ -31,7 +31,7 @@ func TestConcurrentCallsArePipelined(t *testing.T) {
 	warm.Release()
 	settle(l)
 	for _, node := range l.nodes {
-		node.pool.(*hybridPool).pipelined.Store(0)
+		node.wire.pipelined.Store(0)
 	}
 	lock, err := l.ObtainContext(ctx, "alone", time.Second, 0)
 	if err != nil {
@@ -60,6 +60,54 @@ func TestConcurrentCallsArePipelined(t *testing.T) {
 	wg.Wait()
 	if n := pipelinedCalls(l); n == 0 {
 		t.Fatal("no call was pipelined among 16 concurrent clients")
+	}
+	settle(l)
+	for _, e := range nodes.Entries() {
+		if e.Key != nodeset.MarkerKey {
+			t.Fatalf("left behind: %v", e)
+		}
+	}
+}
+
+// TestRedsyncConnPath: a node without its own wire (the way for nodes given
+// as redsync pools) runs every call through redsync's Conn: obtain, TTL,
+// refresh, a waiter woken by the release, and nothing left behind.
+func TestRedsyncConnPath(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	l := newTestLocker(t, nodes)
+	for i := range l.nodes {
+		l.nodes[i].wire = nil
+	}
+	ctx := context.Background()
+	lock, err := l.ObtainContext(ctx, "k", time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl, err := lock.TTLContext(ctx); err != nil || ttl <= 0 {
+		t.Fatalf("TTL: %v, %v", ttl, err)
+	}
+	if err := lock.RefreshContext(ctx, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		lk, err := l.ObtainContext(ctx, "k", time.Minute, time.Minute)
+		if err == nil {
+			err = lk.ReleaseContext(ctx)
+		}
+		got <- err
+	}()
+	waitRegistered(t, nodes, l, "k", 1)
+	if err := lock.ReleaseContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("waiter: %v", err)
+		}
+	case <-time.After(wakeBound):
+		t.Fatalf("the waiter was not served within %v", wakeBound)
 	}
 	settle(l)
 	for _, e := range nodes.Entries() {
