@@ -3,7 +3,9 @@ package quorumlock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,7 +129,7 @@ func TestWaitersAcrossLockersTakeTurns(t *testing.T) {
 // waiter takes its turn after the grace.
 func TestGoneWaiterCostsAGrace(t *testing.T) {
 	nodes := nodeset.Mini(t, 3)
-	slow := WithNodeTimeout(2 * time.Second) // a call that is slow under load still lands
+	slow := WithNodeTimeout(5 * time.Second) // a call that is slow under load still lands
 	holder := newTestLocker(t, nodes, slowPolling, slow)
 	ctx := context.Background()
 	lock, err := holder.ObtainContext(ctx, "k", time.Minute, 0)
@@ -139,7 +141,13 @@ func TestGoneWaiterCostsAGrace(t *testing.T) {
 		node.M.ZAdd(holder.waitKey("k"), 1, "ghost") // came first, long ago
 		node.M.ZAdd(holder.leaseKey("k"), far, "ghost")
 	}
-	w := newTestLocker(t, nodes, slowPolling, slow)
+	var mu sync.Mutex
+	var rounds []string // the waiter's, for the failure's message
+	w := newTestLocker(t, nodes, slowPolling, slow, WithHooks(Hooks{Round: func(e RoundEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		rounds = append(rounds, fmt.Sprintf("%s %s: %d yes, %d no, %d failed in %v", e.Op, e.Outcome, e.Yes, e.No, e.Failed, e.Took))
+	}}))
 	got := make(chan error, 1)
 	go func() {
 		lk, err := w.ObtainContext(ctx, "k", time.Minute, time.Minute)
@@ -156,7 +164,9 @@ func TestGoneWaiterCostsAGrace(t *testing.T) {
 			t.Fatalf("waiter behind a gone one: %v", err)
 		}
 	case <-time.After(wakeBound):
-		t.Fatalf("the waiter behind a gone one was not served within %v (its backoff is 20s)", wakeBound)
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the waiter behind a gone one was not served within %v (its backoff is 20s); its rounds: %q", wakeBound, rounds)
 	}
 }
 
