@@ -93,7 +93,8 @@ func (l *Locker) Quorum() int { return l.quorum }
 // bounded by the node timeout where the client honours context deadlines,
 // then closes the clients if NewFromURLs or FromEnv built them. Locks still
 // held are not released: they expire at their ttl. Waiting Obtain calls
-// return ErrClosed. Calling Close again does nothing.
+// return ErrClosed, once they have left the key's waiters on the nodes.
+// Calling Close again does nothing.
 func (l *Locker) Close() error {
 	l.mu.Lock()
 	if l.closed {

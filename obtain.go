@@ -160,13 +160,15 @@ func (l *Locker) sleep(ctx context.Context, w *waiter, ready <-chan struct{}, pa
 }
 
 // unqueue takes waiter out of key's waiters on every node, in the
-// background: it leaves without the lock. The caller is inside enter.
+// background: it leaves without the lock. Close does not cut it short (it
+// waits for it, up to the node timeout): a waiter left listed would be
+// named by releases until its lease ran out. The caller is inside enter.
 func (l *Locker) unqueue(key, waiter string) {
 	wkey, lkey, rkey := l.waitKey(key), l.leaseKey(key), l.lockKey(key)
 	l.bg.Add(1)
 	go func() {
 		defer l.bg.Done()
-		onEveryNode(l.closing, l, func(ctx context.Context, i int) error {
+		onEveryNode(context.WithoutCancel(l.closing), l, func(ctx context.Context, i int) error {
 			_, err := l.eval(ctx, i, unqueueScript, wkey, lkey, rkey, waiter, "")
 			return err
 		})

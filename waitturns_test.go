@@ -195,3 +195,33 @@ func TestWaiterLeavesTheNodes(t *testing.T) {
 	}
 	waitRegistered(t, nodes, l, "k", 0)
 }
+
+// TestClosedWaiterLeavesTheNodes: a waiter whose Locker is closed while it
+// waits leaves the key's waiters on every node before Close returns, so
+// that no release names it afterwards (each time it were named, the next
+// waiter would lose a grace).
+func TestClosedWaiterLeavesTheNodes(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	slow := WithNodeTimeout(2 * time.Second) // a call that is slow under load still lands
+	holder := newTestLocker(t, nodes, slow)
+	ctx := context.Background()
+	if _, err := holder.ObtainContext(ctx, "k", time.Minute, 0); err != nil { // held throughout
+		t.Fatal(err)
+	}
+	l := newTestLocker(t, nodes, slow)
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.ObtainContext(ctx, "k", time.Minute, time.Hour)
+		done <- err
+	}()
+	waitRegistered(t, nodes, holder, "k", 1)
+	l.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("waiter of a closed Locker: %v, want ErrClosed", err)
+	}
+	for i := range nodes.Nodes {
+		if n := registered(nodes, holder, i, "k"); n != 0 {
+			t.Fatalf("node %d lists %d waiters after Close", i, n)
+		}
+	}
+}
