@@ -34,6 +34,7 @@ type Locker struct {
 	checked    int        // nodes whose connections are checked when made
 	marker     string     // the node marker's key
 	id         string     // starts the ids of this Locker's waiters on the nodes
+	rnd        *random    // jitter and nonces
 	hooks      Hooks
 }
 
@@ -67,6 +68,9 @@ func newLocker(clients []redis.UniversalClient, o options, owned bool) (*Locker,
 		return nil, err
 	}
 	l.id = id[:8] + "."
+	if l.rnd, err = newRandom(); err != nil {
+		return nil, err
+	}
 	for i, c := range clients {
 		l.nodes[i] = newNode(c)
 	}

@@ -300,7 +300,7 @@ func (f *repairFlight) covers(res quorum.Result, ttl time.Duration) bool {
 // a node, every node it read pending.
 func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Duration) (usable, low, again bool) {
 	l := q.l
-	nonce := strconv.FormatUint(mrand.Uint64(), 36)
+	nonce := strconv.FormatUint(l.rnd.uint64(), 36)
 	seen := make([]string, len(l.nodes)) // the pending ids the round gave
 	for i, r := range res.Replies {
 		if p, ok := r.Err.(*pendingError); ok {
