@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"slices"
 	"time"
 
@@ -56,6 +55,7 @@ func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout
 		l.hooks.obtain(ObtainEvent{Key: key, Err: err, Took: time.Since(began), Attempts: attempts})
 	}()
 	var first, waiter string
+	var last <-chan struct{} = closedChan // closed once the latest attempt's calls have all returned
 	giveUp := l.opts.clock.Now().Add(waitTimeout)
 	if waitTimeout > 0 { // a waiter from its first attempt on: it came then
 		if waiter, err = newID(); err != nil {
@@ -64,13 +64,13 @@ func (l *Locker) ObtainContext(ctx context.Context, key string, ttl, waitTimeout
 		waiter = l.id + waiter
 		defer func() {
 			if lock == nil {
-				l.unqueue(key, waiter)
+				l.unqueue(key, waiter, last)
 			}
 		}()
 	}
 	try := func(h attemptHooks) (*Lock, time.Duration, error) {
 		attempts++
-		h.waiter, h.giveUp = waiter, giveUp
+		h.waiter, h.giveUp, h.landed = waiter, giveUp, &last
 		return l.attempt(ctx, key, ttl, h)
 	}
 	lock, _, err = try(attemptHooks{note: func(v string) { first = v }})
@@ -107,7 +107,7 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, id, fir
 		if left <= 0 {
 			return nil, err
 		}
-		pause := l.opts.backoff(attempt)
+		pause := l.opts.backoff(attempt, l.rnd)
 		ready := w.q.ready // until a node confirms the subscription, a release may go unseen
 		select {
 		case <-ready:
@@ -119,7 +119,7 @@ func (l *Locker) wait(ctx context.Context, key string, giveUp time.Time, id, fir
 				// at once. Releases wake them earlier.
 				pause = holder + minDrift
 				if !l.room.first(w) {
-					pause += l.opts.nodeTimeout + mrand.N(holder/10+time.Millisecond)
+					pause += l.opts.nodeTimeout + l.rnd.upTo(holder/10+time.Millisecond)
 				}
 			}
 		default:
@@ -160,14 +160,17 @@ func (l *Locker) sleep(ctx context.Context, w *waiter, ready <-chan struct{}, pa
 }
 
 // unqueue takes waiter out of key's waiters on every node, in the
-// background: it leaves without the lock. Close does not cut it short (it
-// waits for it, up to the node timeout): a waiter left listed would be
-// named by releases until its lease ran out. The caller is inside enter.
-func (l *Locker) unqueue(key, waiter string) {
+// background, once after has closed (its last attempt's calls have all
+// returned: one still on its way would list it again): it leaves without
+// the lock. Close does not cut it short (it waits for it, up to the node
+// timeout): a waiter left listed would be named by releases until its
+// lease ran out. The caller is inside enter.
+func (l *Locker) unqueue(key, waiter string, after <-chan struct{}) {
 	wkey, lkey, rkey := l.waitKey(key), l.leaseKey(key), l.lockKey(key)
 	l.bg.Add(1)
 	go func() {
 		defer l.bg.Done()
+		<-after // a clean-up: bounded by the node timeout, not cancelled
 		onEveryNode(context.WithoutCancel(l.closing), l, func(ctx context.Context, i int) error {
 			_, err := l.eval(ctx, i, unqueueScript, wkey, lkey, rkey, waiter, "")
 			return err
@@ -187,6 +190,9 @@ func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, h a
 	retried := false // after a repair that could not read every node
 	for try := 1; ; try++ {
 		t := l.try(ctx, key, ttl, h)
+		if h.landed != nil {
+			*h.landed = t.cleaned
+		}
 		switch {
 		case t.lock != nil || l.heldElsewhere(t.res) || ctx.Err() != nil || !errors.Is(t.err, ErrNotObtained):
 			l.quarantine.repairLater(t.res, ttl) // for the next caller
@@ -213,7 +219,7 @@ func (l *Locker) attempt(ctx context.Context, key string, ttl time.Duration, h a
 		// them over a tenth of the node timeout, so that the first to come
 		// takes the lock rather than all splitting the vote.
 		select {
-		case <-l.opts.clock.After(mrand.N(l.opts.nodeTimeout/10 + 1)):
+		case <-l.opts.clock.After(l.rnd.upTo(l.opts.nodeTimeout / 10)):
 		case <-ctx.Done():
 			return nil, 0, fmt.Errorf("quorumlock: obtain %q: %w", key, ctx.Err())
 		}
@@ -382,12 +388,14 @@ func (l *Locker) whenFree(res quorum.Result, ours func(string) bool) time.Durati
 }
 
 // attemptHooks let a waiter follow its attempts: note learns an attempt's
-// value before its round; ours tells a fellow waiter's value. waiter is
-// the caller's id among the key's waiters on the nodes ("" when it does not
-// wait), until giveUp.
+// value before its round; ours tells a fellow waiter's value; landed, when
+// not nil, is set to each try's channel that closes once its calls have all
+// returned. waiter is the caller's id among the key's waiters on the nodes
+// ("" when it does not wait), until giveUp.
 type attemptHooks struct {
 	note   func(value string)
 	ours   func(value string) bool
+	landed *<-chan struct{}
 	waiter string
 	giveUp time.Time
 }
@@ -477,7 +485,7 @@ func (l *Locker) newValue() (string, error) {
 
 // backoff returns the pause before attempt+1: random in [d/2, d] with
 // d = min * 2^attempt, capped at max.
-func (o *options) backoff(attempt int) time.Duration {
+func (o *options) backoff(attempt int, rnd *random) time.Duration {
 	d := o.minBackoff
 	for range attempt {
 		if d >= o.maxBackoff/2 {
@@ -487,7 +495,7 @@ func (o *options) backoff(attempt int) time.Duration {
 		d *= 2
 	}
 	d = min(d, o.maxBackoff)
-	return d/2 + mrand.N(d/2+1)
+	return d/2 + rnd.upTo(d/2)
 }
 
 // logFailure logs an error a bool form swallows: at debug level when the

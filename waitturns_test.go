@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	redsyncredis "github.com/go-redsync/redsync/v4/redis"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/quorumlock/quorumlock/internal/nodeset"
 )
 
@@ -222,6 +225,91 @@ func TestClosedWaiterLeavesTheNodes(t *testing.T) {
 	for i := range nodes.Nodes {
 		if n := registered(nodes, holder, i, "k"); n != 0 {
 			t.Fatalf("node %d lists %d waiters after Close", i, n)
+		}
+	}
+}
+
+// acquireAfterUnqueue is a go-redis hook that holds a waiter's first
+// acquire on its client until an unqueue has run through this client, or
+// the call's context ends (then it sends nothing).
+type acquireAfterUnqueue struct {
+	passHooks
+	once, unqueued sync.Once
+	gone           chan struct{}
+}
+
+func (h *acquireAfterUnqueue) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		a := cmd.Args()
+		is := func(s *redsyncredis.Script) bool {
+			return len(a) > 1 && (a[0] == "evalsha" && a[1] == s.Hash || a[0] == "eval" && a[1] == s.Src)
+		}
+		if is(acquireScript) {
+			first := false
+			h.once.Do(func() { first = true })
+			if first {
+				select {
+				case <-h.gone:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		err := next(ctx, cmd)
+		if is(unqueueScript) {
+			h.unqueued.Do(func() { close(h.gone) })
+		}
+		return err
+	}
+}
+
+// TestWaiterLeavesAfterItsLastAttempt: a waiter whose context ends while
+// its first attempt is still on its way to a node leaves that node's
+// waiters after the attempt got there, not before (the attempt would list
+// it again, and releases would name it until its lease ran out).
+func TestWaiterLeavesAfterItsLastAttempt(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	slow := WithNodeTimeout(2 * time.Second) // a call that is slow under load still lands
+	holder := newTestLocker(t, nodes, slow)
+	ctx := context.Background()
+	if _, err := holder.ObtainContext(ctx, "k", time.Minute, 0); err != nil { // held throughout
+		t.Fatal(err)
+	}
+	var clients []redis.UniversalClient
+	for i, n := range nodes.Nodes {
+		c := redis.NewClient(&redis.Options{Addr: n.M.Addr()})
+		if i == 2 {
+			c.AddHook(&acquireAfterUnqueue{gone: make(chan struct{})})
+		}
+		t.Cleanup(func() { c.Close() })
+		clients = append(clients, c)
+	}
+	l, err := New(clients, WithLogger(nil), slow, slowPolling)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.ObtainContext(cctx, "k", time.Minute, time.Minute)
+		done <- err
+	}()
+	deadline := time.Now().Add(wakeBound)
+	for registered(nodes, holder, 0, "k") != 1 || registered(nodes, holder, 1, "k") != 1 { // its first attempt failed
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter's first attempt did not register it on nodes 0 and 1")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiter: %v, want context.Canceled", err)
+	}
+	l.Close() // waits for what the waiter left running: its attempt's calls, its clean-up, its leaving
+	for i := range nodes.Nodes {
+		if n := registered(nodes, holder, i, "k"); n != 0 {
+			t.Fatalf("node %d lists %d waiters once the waiter left", i, n)
 		}
 	}
 }
