@@ -471,3 +471,41 @@ func TestFreshWithASlowRead(t *testing.T) {
 	}
 	lock.Release()
 }
+
+// TestMarkedMeanwhileIsUsable: the first obtain of a new deployment finds
+// every node pending; before its marker read gets there, another Locker
+// marks every node and announces its longer ttl. The read finds nothing
+// left to mark, but nodes that may grant: the obtain tries again and
+// succeeds (it gave up with "not marked yet" before: racing first clients
+// under load failed so).
+func TestMarkedMeanwhileIsUsable(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	for _, n := range nodes.Nodes {
+		n.M.Del(nodeset.MarkerKey)
+	}
+	hooks := []*heldRead{newHeldRead(true), newHeldRead(true), newHeldRead(true)}
+	a := heldLocker(t, nodes.Addrs(), hooks, WithNodeTimeout(2*time.Second))
+	got := make(chan error, 1)
+	go func() {
+		lock, err := a.ObtainContext(context.Background(), "a", 5*time.Second, 0)
+		if err == nil {
+			lock.Release()
+		}
+		got <- err
+	}()
+	for _, h := range hooks {
+		<-h.reached // A's round found every node pending; its reads wait
+	}
+	b := newTestLocker(t, nodes, WithNodeTimeout(2*time.Second))
+	lockB, err := b.ObtainContext(context.Background(), "b", 10*time.Second, 0)
+	if err != nil {
+		t.Fatalf("B: %v", err)
+	}
+	defer lockB.Release()
+	for _, h := range hooks {
+		close(h.release)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("A, after B marked every node: %v", err)
+	}
+}
