@@ -2,6 +2,7 @@ package quorumlock
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -80,6 +81,8 @@ func (s *subscriber) work() {
 			}
 		}
 		s.room.mu.Unlock()
+		slices.Sort(on) // the same commands for the same needs (the simulator's replays)
+		slices.Sort(off)
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		if len(on) > 0 {
 			s.ps.Subscribe(ctx, on...) // on failure the client subscribes again when it reconnects

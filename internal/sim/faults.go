@@ -1,0 +1,188 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// fault is one change the schedule makes to the nodes or the network, at
+// a moment of the run, undone after a while where it has an end.
+type fault struct {
+	at, lasts time.Duration
+	kind      string
+	node      int
+	client    int   // -1: every client
+	nodes     []int // a partition's side
+	n         int   // replies to lose
+	d         time.Duration
+	rate      float64
+}
+
+func (f fault) String() string {
+	switch f.kind {
+	case "partition":
+		return fmt.Sprintf("partition client %d from nodes %v for %v", f.client, f.nodes, f.lasts)
+	case "slow":
+		return fmt.Sprintf("slow node %d for client %d by %v for %v", f.node, f.client, f.d, f.lasts)
+	case "lose":
+		return fmt.Sprintf("lose %d replies of node %d to client %d", f.n, f.node, f.client)
+	case "drift":
+		return fmt.Sprintf("node %d clock rate %.4f", f.node, f.rate)
+	case "jump":
+		return fmt.Sprintf("nodes %v clocks jump %v", f.nodes, f.d)
+	}
+	return fmt.Sprintf("%s node %d for %v", f.kind, f.node, f.lasts)
+}
+
+// planFaults chooses the run's faults from the seed. Inside the model,
+// fewer than a quorum of nodes lose their data within any window of the
+// longest ttl (rule 2), none at all with fencing (its counters must never be
+// lost), drift stays within the allowance and no clock jumps.
+func (w *world) planFaults() []fault {
+	r := w.rng
+	n, clients := len(w.nodes), len(w.lockers)
+	q := n/2 + 1
+	var losses []fault // the data-losing crashes so far
+	lossOK := func(node int, at time.Duration) bool {
+		if w.cfg.InstantRestarts {
+			return true
+		}
+		lost := map[int]bool{node: true}
+		for _, l := range losses {
+			if at-l.at < maxTTL+l.lasts+time.Second {
+				lost[l.node] = true
+			}
+		}
+		return len(lost) < q
+	}
+	var out []fault
+	for range 3 + r.IntN(8) {
+		f := fault{at: time.Duration(r.Int64N(int64(opsFor))), node: r.IntN(n), client: r.IntN(clients)}
+		switch k := r.IntN(10); {
+		case k == 0 && !w.cfg.InstantRestarts: // empty, and back after the longest ttl
+			f.kind, f.lasts = "crash-delayed", maxTTL+dur(r, 500*time.Millisecond)
+		case k <= 1 || k <= 4 && w.cfg.InstantRestarts: // empty, and back at once: the restart quarantine's case
+			f.kind, f.lasts = "crash-instant", dur(r, 50*time.Millisecond)
+		case k == 2:
+			f.kind, f.lasts = "restart", dur(r, 100*time.Millisecond)
+		case k == 3:
+			f.kind, f.lasts, f.client = "hang", 50*time.Millisecond+dur(r, 950*time.Millisecond), -1
+		case k == 4:
+			f.kind, f.lasts = "slow", 100*time.Millisecond+dur(r, 900*time.Millisecond)
+			f.d = []time.Duration{20 * time.Millisecond, 150 * time.Millisecond}[r.IntN(2)]
+		case k == 5:
+			f.kind, f.n = "lose", 1+r.IntN(3)
+		case k <= 7:
+			f.kind, f.lasts = "partition", 100*time.Millisecond+dur(r, 900*time.Millisecond)
+			side := n - q // a minority
+			if r.IntN(2) == 0 {
+				side = q // a majority
+			}
+			f.nodes = r.Perm(n)[:side]
+		case k >= 8 && w.cfg.ClockJumps: // past the longest ttl, on a quorum: every key there expires
+			f.kind, f.d, f.nodes = "jump", maxTTL+dur(r, 2000*time.Millisecond), r.Perm(n)[:q]
+		default:
+			f.kind, f.rate = "drift", 1+(r.Float64()*2-1)*0.004
+		}
+		if w.fencing && !w.cfg.InstantRestarts && (f.kind == "crash-delayed" || f.kind == "crash-instant") {
+			// Fencing's model: no node ever forgets its counters
+			// (docs/safety.md: appendfsync always), so a crash keeps the data.
+			f.kind = "restart"
+		}
+		if f.kind == "crash-delayed" || f.kind == "crash-instant" {
+			if !lossOK(f.node, f.at) {
+				continue
+			}
+			losses = append(losses, f)
+		}
+		out = append(out, f)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].at < out[j].at })
+	return out
+}
+
+// runFaults applies the faults at their moments, each undoing itself after
+// it lasted, until ctx ends (the undos left are done by heal).
+func (w *world) runFaults(ctx context.Context, faults []fault) {
+	start := w.origin
+	for _, f := range faults {
+		select {
+		case <-time.After(time.Until(start.Add(f.at))):
+		case <-ctx.Done():
+			return
+		}
+		w.logf("fault: %v", f)
+		w.apply(f)
+	}
+}
+
+// apply makes f happen, and schedules its end.
+func (w *world) apply(f fault) {
+	nd := w.nodes[f.node]
+	later := func(do func()) {
+		w.mu.Lock()
+		w.pending++
+		w.mu.Unlock()
+		time.AfterFunc(f.lasts, func() {
+			do()
+			w.mu.Lock()
+			w.pending--
+			w.mu.Unlock()
+		})
+	}
+	switch f.kind {
+	case "crash-delayed", "crash-instant":
+		nd.setDown(true)
+		w.net.cutNode(f.node)
+		nd.m.FlushAll()
+		later(func() { nd.setDown(false); w.logf("node %d back, empty", f.node) })
+	case "restart":
+		nd.setDown(true)
+		w.net.cutNode(f.node)
+		later(func() { nd.setDown(false); w.logf("node %d back, whole", f.node) })
+	case "hang":
+		resume := w.net.hang(-1, f.node, len(w.lockers))
+		later(func() { resume(); w.logf("node %d resumes", f.node) })
+	case "slow":
+		w.net.setSlow(f.client, f.node, f.d)
+		later(func() { w.net.setSlow(f.client, f.node, 0) })
+	case "lose":
+		w.net.loseReplies(f.client, f.node, f.n)
+	case "partition":
+		for _, i := range f.nodes {
+			w.net.cutPath(f.client, i, true)
+		}
+		later(func() {
+			for _, i := range f.nodes {
+				w.net.cutPath(f.client, i, false)
+			}
+		})
+	case "drift":
+		nd.setRate(f.rate)
+	case "jump":
+		for _, i := range f.nodes {
+			w.nodes[i].jumpBy(f.d)
+		}
+	}
+}
+
+// heal ends every fault: what is still down comes back, hung nodes resume,
+// slow and cut paths are restored.
+func (w *world) heal() {
+	for w.pendingFaults() > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.net.mu.Lock()
+	for _, p := range w.net.paths {
+		p.loseNext = 0
+	}
+	w.net.mu.Unlock()
+}
+
+func (w *world) pendingFaults() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending
+}

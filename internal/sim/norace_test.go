@@ -1,0 +1,7 @@
+//go:build !race
+
+package sim
+
+// raceScale divides the test's schedule counts: the race detector makes a
+// schedule about five times slower.
+const raceScale = 1

@@ -1,0 +1,169 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/quorumlock/quorumlock"
+	"github.com/quorumlock/quorumlock/internal/history"
+)
+
+// fenced is a fenced obtain: when its lease began, and its token.
+type fenced struct {
+	at    time.Duration
+	token uint64
+	id    string
+}
+
+// work is one worker of Locker c: until ctx ends, it obtains a key, holds
+// it for a while (acting on the resource, asking its TTL, refreshing it to
+// longer and shorter ttls) and releases it or lets it expire. Its choices
+// come from r alone.
+func (w *world) work(ctx context.Context, c int, name string, r *rand.Rand) {
+	l := w.lockers[c]
+	ttls := []time.Duration{300 * time.Millisecond, 500 * time.Millisecond, time.Second, maxTTL}
+	for ctx.Err() == nil {
+		time.Sleep(dur(r, 200*time.Millisecond))
+		key := w.keys[r.IntN(len(w.keys))]
+		ttl := ttls[r.IntN(len(ttls))]
+		var wait time.Duration
+		if r.IntN(5) >= 2 {
+			wait = dur(r, 1500*time.Millisecond)
+		}
+		octx, cancel := context.WithCancel(context.Background())
+		if r.IntN(7) == 0 { // cancelled mid-call
+			t := time.AfterFunc(dur(r, 300*time.Millisecond), cancel)
+			defer t.Stop()
+		}
+		call := time.Now()
+		lock, err := l.ObtainContext(octx, key, ttl, wait)
+		ret := time.Now()
+		cancel()
+		if err != nil {
+			w.record(key, history.Obtain{Client: name, ID: name + "@" + call.String(), Call: w.since(call), Ret: w.since(ret)})
+			w.logf("%s obtain %s ttl %v wait %v: %v", name, key, ttl, wait, short(err))
+			if errors.Is(err, quorumlock.ErrClosed) {
+				return
+			}
+			continue
+		}
+		id := name + "/" + lock.Key() + "/" + ret.String()
+		w.record(key, history.Obtain{Client: name, ID: id, Call: w.since(call), Ret: w.since(ret), OK: true, ValidUntil: w.since(lock.Deadline())})
+		w.logf("%s obtained %s ttl %v token %d valid %v", name, key, ttl, lock.Fence(), lock.Deadline().Sub(ret))
+		if w.fencing {
+			w.mu.Lock()
+			w.tokens[key] = append(w.tokens[key], fenced{w.since(ret), lock.Fence(), id})
+			w.obtains++
+			w.mu.Unlock()
+		} else {
+			w.mu.Lock()
+			w.obtains++
+			w.mu.Unlock()
+		}
+		w.hold(ctx, name, id, key, lock, r, ttls)
+	}
+}
+
+// hold is what a holder does with its lock.
+func (w *world) hold(ctx context.Context, name, id, key string, lock *quorumlock.Lock, r *rand.Rand, ttls []time.Duration) {
+	for step := range 1 + r.IntN(4) {
+		switch r.IntN(4) {
+		case 0: // act on the resource, after checking its validity (rule 4)
+			w.act(name, id, key, lock, w.cfg.Pauses && r.IntN(3) == 0)
+		case 1:
+			d, err := lock.TTLContext(context.Background())
+			w.logf("%s ttl %s: %v %v", name, key, d, short(err))
+		case 2:
+			ttl := ttls[r.IntN(len(ttls))]
+			call := time.Now()
+			err := lock.RefreshContext(context.Background(), ttl)
+			ret := time.Now()
+			w.record(key, history.Refresh{ID: id, Call: w.since(call), Ret: w.since(ret), OK: err == nil, ValidUntil: w.since(lock.Deadline())})
+			w.logf("%s refresh %s to %v: %v", name, key, ttl, short(err))
+			if err != nil {
+				return // it no longer trusts the lock
+			}
+		case 3:
+			time.Sleep(time.Duration(r.Int64N(int64(ttls[0]))))
+		}
+		_ = step
+	}
+	if r.IntN(5) == 0 {
+		w.logf("%s lets %s expire", name, key)
+		return
+	}
+	call := time.Now()
+	err := lock.ReleaseContext(context.Background())
+	w.record(key, history.Release{ID: id, Call: w.since(call), Ret: w.since(time.Now())})
+	w.logf("%s release %s: %v", name, key, short(err))
+}
+
+// act is guarded work on the key's resource: a holder checks that its
+// validity lasts, then acts at once (inside the model); a paused one acts
+// after its validity ended, unchecked (outside). With fencing, the
+// resource takes the write only with a token no lower than any it took.
+func (w *world) act(name, id, key string, lock *quorumlock.Lock, paused bool) {
+	const work = time.Millisecond // an act lasts this long
+	if paused {
+		time.Sleep(time.Until(lock.Deadline()) + time.Duration(1+w.rngFor(id)%200)*time.Millisecond)
+	} else if time.Until(lock.Deadline()) <= work {
+		return
+	}
+	start := w.since(time.Now())
+	time.Sleep(work)
+	at := w.since(time.Now())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := w.hist[key]
+	h.Acts = append(h.Acts, history.Act{ID: id, Start: start, End: at})
+	if w.fencing {
+		ok := lock.Fence() >= w.store[key]
+		if ok {
+			w.store[key] = lock.Fence()
+		}
+		h.Writes = append(h.Writes, history.Write{ID: id, Token: lock.Fence(), At: start, Accepted: ok})
+	}
+}
+
+// rngFor is a number derived from s (a pause's length).
+func (w *world) rngFor(s string) uint64 {
+	var h uint64 = w.seed
+	for _, b := range []byte(s) {
+		h = h*1099511628211 ^ uint64(b)
+	}
+	return h
+}
+
+// record adds an event to key's history.
+func (w *world) record(key string, ev any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := w.hist[key]
+	switch e := ev.(type) {
+	case history.Obtain:
+		h.Obtains = append(h.Obtains, e)
+	case history.Refresh:
+		h.Refreshes = append(h.Refreshes, e)
+	case history.Release:
+		h.Releases = append(h.Releases, e)
+	}
+}
+
+// short is an error's text, or "ok".
+func short(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return s
+}
+
+// dur is a random duration in [0, max), to the nanosecond: no two choices
+// of a schedule fall on one instant, where the order of goroutines would
+// decide.
+func dur(r *rand.Rand, max time.Duration) time.Duration { return time.Duration(r.Int64N(int64(max))) }
