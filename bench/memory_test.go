@@ -91,8 +91,11 @@ func memoryRun(b *testing.B, im impl) {
 		keys[i] = fmt.Sprintf("mem:%d", i)
 	}
 	holds := make([]held, memLocks)
-	// Warm up the clients' connections, so that they are in the baseline.
-	parallel(memWorkers, memWorkers, func(i int) {
+	// Warm up the clients' connections, so that they are in the baseline:
+	// as many cycles as it takes the pools to reach the size the held locks'
+	// obtains need (a connection's buffers are tens of KB: one opened after
+	// the baseline would count as ~500B a lock).
+	parallel(memWorkers, 20*memWorkers, func(i int) {
 		if h, err := l.obtain(ctx, freshKey("warm"), 0); err == nil {
 			_ = h.release(ctx)
 		}
