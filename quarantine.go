@@ -398,9 +398,9 @@ func (q *quarantine) examine(ctx context.Context, res quorum.Result, ttl time.Du
 		return result{asInt(r[0]), time.Duration(asInt(r[1])) * time.Millisecond}
 	})
 	for i, m := range marks {
-		if m == nil && q.on(i) && answered(i) && !st[i].pending {
-			// Marked already, by another client meanwhile perhaps: it may
-			// grant ttl once its guard is over, or once ttl is announced.
+		if m == nil && seen[i] != "" && answered(i) && !st[i].pending {
+			// Pending in the round, marked by another client meanwhile: it
+			// may grant ttl once its guard is over, or once ttl is announced.
 			if st[i].c < ttl.Milliseconds() {
 				low = true
 			} else if st[i].guard <= 0 {
