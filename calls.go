@@ -19,12 +19,13 @@ import (
 // that grants it says how many waiters the key still has there (Value); a
 // node where the key is taken says how long the holder has left there
 // (Value, in ms) and who it is (Text), and, when waiter is not "", puts
-// the waiter among the key's waiters with a lease of lease; with fencing,
+// the waiter among the key's waiters with a lease of lease (fellows: how
+// many other waiters of this Locker the key has); with fencing,
 // every node that answers gives its counter (Extra). A node in restart
 // quarantine fails with ErrRestartQuarantine: pending (Err a *pendingError,
 // with its id) or for Value ms more; one that may not grant the ttl yet
 // fails with errRaise.
-func (l *Locker) acquireCall(key, rkey, fkey, value string, ttl time.Duration, waiter string, lease time.Duration) quorum.Call {
+func (l *Locker) acquireCall(key, rkey, fkey, value string, ttl time.Duration, waiter string, lease time.Duration, fellows int) quorum.Call {
 	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
 	fence := "0"
 	if l.opts.fencing {
@@ -39,7 +40,7 @@ func (l *Locker) acquireCall(key, rkey, fkey, value string, ttl time.Duration, w
 	script, args, at := acquireAloneScript, []any{rkey, marker, fkey, value, ms, "", fence, nonce}, 5
 	if waiter != "" {
 		lease := strconv.FormatInt(max(lease.Milliseconds(), 1), 10)
-		script, args, at = acquireScript, []any{rkey, marker, fkey, l.waitKey(key), l.leaseKey(key), value, ms, "", fence, nonce, waiter, lease, l.id}, 7
+		script, args, at = acquireScript, []any{rkey, marker, fkey, l.waitKey(key), l.leaseKey(key), value, ms, "", fence, nonce, waiter, lease, l.id, strconv.Itoa(fellows)}, 7
 	}
 	checked, unchecked := l.quarantineCalls(script, args, at)
 	return func(ctx context.Context, i int) quorum.Reply {

@@ -251,10 +251,12 @@ func (l *Locker) try(ctx context.Context, key string, ttl time.Duration, h attem
 	}
 	rkey, fkey := l.lockKey(key), l.fenceKey(key)
 	var lease time.Duration // of the waiter's place among the key's waiters
+	fellows := 0            // the other waiters of this Locker on the key
 	if h.waiter != "" {
 		lease = max(h.giveUp.Sub(l.opts.clock.Now()), 0) + l.opts.nodeTimeout
+		fellows = l.room.fellows(rkey, h.waiter)
 	}
-	acquire := l.acquireCall(key, rkey, fkey, value, ttl, h.waiter, lease)
+	acquire := l.acquireCall(key, rkey, fkey, value, ttl, h.waiter, lease, fellows)
 	seq := quorum.NewSeq(len(l.nodes))
 	cfg := l.roundConfig()
 	cfg.Linger = l.opts.nodeTimeout / 10

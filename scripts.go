@@ -23,8 +23,11 @@ var (
 	// joins the key's waiters, KEYS[4] by the time it first came and
 	// KEYS[5] by the end of its lease, ARGV[7] ms from now; where it
 	// obtains, it leaves them. ARGV[8] starts the ids of the caller's
-	// Locker's waiters. (A caller that does not wait runs it as
-	// acquireAloneScript, without KEYS[4], KEYS[5] and ARGV[6-8].) It returns {status, ms,
+	// Locker's waiters, and ARGV[9] says how many others the caller's
+	// Locker has on the key: up to 32 waiters, their ids tell whether
+	// another Locker's are among them; beyond, their number does, more than
+	// ARGV[9]. (A caller that does not wait runs it as
+	// acquireAloneScript, without KEYS[4], KEYS[5] and ARGV[6-9].) It returns {status, ms,
 	// counter, text}: 1 set, with 1 in ms when the caller waited and
 	// waiters of other Lockers may be left; 0 taken, with the holder's
 	// remaining ms and value; 2 pending, with its id; 3 quarantined, with
@@ -63,10 +66,13 @@ if waiter == "" then return {1, 0, f, ""} end
 redis.call("zrem", KEYS[4], waiter)
 redis.call("zrem", KEYS[5], waiter)
 local others = 0
-local ids = redis.call("zrange", KEYS[4], 0, 32)
-if #ids > 32 then others = 1 end
-for i = 1, math.min(#ids, 32) do
-  if string.sub(ids[i], 1, #ARGV[8]) ~= ARGV[8] then others = 1 break end
+local n = redis.call("zcard", KEYS[4])
+if n > 32 then
+  if n > tonumber(ARGV[9]) then others = 1 end
+else
+  for _, id in ipairs(redis.call("zrange", KEYS[4], 0, -1)) do
+    if string.sub(id, 1, #ARGV[8]) ~= ARGV[8] then others = 1 break end
+  end
 end
 return {1, others, f, ""}`)
 

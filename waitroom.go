@@ -333,6 +333,22 @@ func parseAnnouncement(p string) (value string, next []string, taken bool) {
 	return p, nil, false
 }
 
+// fellows returns how many waiters of rkey, other than the one named id,
+// are here.
+func (r *waitRoom) fellows(rkey, id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	if q := r.keys[rkey]; q != nil {
+		for _, w := range q.waiters {
+			if w.id != id {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // first reports whether w is the longest waiter of its key.
 func (r *waitRoom) first(w *waiter) bool {
 	r.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -310,6 +311,41 @@ func TestWaiterLeavesAfterItsLastAttempt(t *testing.T) {
 	for i := range nodes.Nodes {
 		if n := registered(nodes, holder, i, "k"); n != 0 {
 			t.Fatalf("node %d lists %d waiters once the waiter left", i, n)
+		}
+	}
+}
+
+// TestAcquireCountsOtherLockers: the acquire script of a waiter that
+// obtains says whether waiters of other Lockers are left (so that it tells
+// them the lock is taken), with many waiters as with few: a key with 40
+// waiters of the caller's Locker alone has none of another.
+func TestAcquireCountsOtherLockers(t *testing.T) {
+	nodes := nodeset.Mini(t, 1)
+	l := newTestLocker(t, nodes)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ours    int
+		foreign bool
+		want    int64
+	}{{5, false, 0}, {5, true, 1}, {40, false, 0}, {40, true, 1}} {
+		key := fmt.Sprintf("k%d%v", tc.ours, tc.foreign)
+		m := nodes.Nodes[0].M
+		for i := range tc.ours {
+			m.ZAdd(l.waitKey(key), float64(i), fmt.Sprintf("%s%03d", l.id, i))
+		}
+		if tc.foreign {
+			m.ZAdd(l.waitKey(key), 100, "other123.x")
+		}
+		waiter := l.id + "me"
+		args := []any{l.lockKey(key), l.lockKey(key), l.fenceKey(key), l.waitKey(key), l.leaseKey(key),
+			"v", "1000", "", "0", "n", waiter, "1000", l.id, strconv.Itoa(tc.ours)}
+		v, err := l.eval(ctx, 0, acquireScript, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := v.([]any)
+		if len(r) != 4 || asInt(r[0]) != 1 || asInt(r[1]) != tc.want {
+			t.Fatalf("%d waiters of the caller's Locker, another's %v: reply %v, want others = %d", tc.ours, tc.foreign, v, tc.want)
 		}
 	}
 }
