@@ -39,14 +39,19 @@ func newHeldRead(hold bool) *heldRead {
 // passHooks passes dials and pipelines through, for hooks of single calls.
 type passHooks struct{}
 
+// runs reports whether cmd runs script (EVALSHA, or EVAL of its source).
+func runs(cmd redis.Cmder, script *redsyncredis.Script) bool {
+	a := cmd.Args()
+	return len(a) > 1 && (a[0] == "evalsha" && a[1] == script.Hash || a[0] == "eval" && a[1] == script.Src)
+}
+
 func (passHooks) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (passHooks) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 func (h *heldRead) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		a := cmd.Args()
-		read := len(a) > 1 && (a[0] == "evalsha" && a[1] == readMarkerScript.Hash || a[0] == "eval" && a[1] == readMarkerScript.Src)
+		read := runs(cmd, readMarkerScript)
 		if read && h.hold {
 			first := false
 			h.once.Do(func() { first = true })
@@ -398,11 +403,7 @@ type lateAcquire struct {
 
 func (h *lateAcquire) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		a := cmd.Args()
-		is := func(s *redsyncredis.Script) bool {
-			return len(a) > 1 && (a[0] == "evalsha" && a[1] == s.Hash || a[0] == "eval" && a[1] == s.Src)
-		}
-		if is(acquireScript) || is(acquireAloneScript) {
+		if runs(cmd, acquireScript) || runs(cmd, acquireAloneScript) {
 			first := false
 			h.once.Do(func() { first = true })
 			if first {
@@ -413,7 +414,7 @@ func (h *lateAcquire) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			}
 		}
 		err := next(ctx, cmd)
-		if is(readMarkerScript) {
+		if runs(cmd, readMarkerScript) {
 			h.readOnce.Do(func() { close(h.read) })
 		}
 		return err

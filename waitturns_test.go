@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	redsyncredis "github.com/go-redsync/redsync/v4/redis"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quorumlock/quorumlock/internal/nodeset"
@@ -38,6 +37,16 @@ func waitRegistered(t *testing.T, nodes *nodeset.Set, l *Locker, key string, n i
 				t.Fatalf("node %d lists %d waiters for %s, want %d", i, registered(nodes, l, i, key), key, n)
 			}
 			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// noneRegistered fails the test when a node lists a waiter for key.
+func noneRegistered(t *testing.T, nodes *nodeset.Set, l *Locker, key, when string) {
+	t.Helper()
+	for i := range nodes.Nodes {
+		if n := registered(nodes, l, i, key); n != 0 {
+			t.Fatalf("node %d lists %d waiters %s", i, n, when)
 		}
 	}
 }
@@ -223,11 +232,7 @@ func TestClosedWaiterLeavesTheNodes(t *testing.T) {
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("waiter of a closed Locker: %v, want ErrClosed", err)
 	}
-	for i := range nodes.Nodes {
-		if n := registered(nodes, holder, i, "k"); n != 0 {
-			t.Fatalf("node %d lists %d waiters after Close", i, n)
-		}
-	}
+	noneRegistered(t, nodes, holder, "k", "after Close")
 }
 
 // acquireAfterUnqueue is a go-redis hook that holds a waiter's first
@@ -241,11 +246,7 @@ type acquireAfterUnqueue struct {
 
 func (h *acquireAfterUnqueue) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		a := cmd.Args()
-		is := func(s *redsyncredis.Script) bool {
-			return len(a) > 1 && (a[0] == "evalsha" && a[1] == s.Hash || a[0] == "eval" && a[1] == s.Src)
-		}
-		if is(acquireScript) {
+		if runs(cmd, acquireScript) {
 			first := false
 			h.once.Do(func() { first = true })
 			if first {
@@ -257,7 +258,7 @@ func (h *acquireAfterUnqueue) ProcessHook(next redis.ProcessHook) redis.ProcessH
 			}
 		}
 		err := next(ctx, cmd)
-		if is(unqueueScript) {
+		if runs(cmd, unqueueScript) {
 			h.unqueued.Do(func() { close(h.gone) })
 		}
 		return err
@@ -308,11 +309,7 @@ func TestWaiterLeavesAfterItsLastAttempt(t *testing.T) {
 		t.Fatalf("cancelled waiter: %v, want context.Canceled", err)
 	}
 	l.Close() // waits for what the waiter left running: its attempt's calls, its clean-up, its leaving
-	for i := range nodes.Nodes {
-		if n := registered(nodes, holder, i, "k"); n != 0 {
-			t.Fatalf("node %d lists %d waiters once the waiter left", i, n)
-		}
-	}
+	noneRegistered(t, nodes, holder, "k", "once the waiter left")
 }
 
 // TestAcquireCountsOtherLockers: the acquire script of a waiter that
