@@ -209,18 +209,27 @@ func TestWaiterLeavesTheNodes(t *testing.T) {
 	waitRegistered(t, nodes, l, "k", 0)
 }
 
+// heldThroughout returns three nodes where a holder of its own holds the
+// key "k" for a minute, and a node timeout generous under load (a call that
+// is slow still lands).
+func heldThroughout(t *testing.T) (*nodeset.Set, *Locker, Option) {
+	t.Helper()
+	nodes := nodeset.Mini(t, 3)
+	slow := WithNodeTimeout(2 * time.Second)
+	holder := newTestLocker(t, nodes, slow)
+	if _, err := holder.ObtainContext(context.Background(), "k", time.Minute, 0); err != nil {
+		t.Fatal(err)
+	}
+	return nodes, holder, slow
+}
+
 // TestClosedWaiterLeavesTheNodes: a waiter whose Locker is closed while it
 // waits leaves the key's waiters on every node before Close returns, so
 // that no release names it afterwards (each time it were named, the next
 // waiter would lose a grace).
 func TestClosedWaiterLeavesTheNodes(t *testing.T) {
-	nodes := nodeset.Mini(t, 3)
-	slow := WithNodeTimeout(2 * time.Second) // a call that is slow under load still lands
-	holder := newTestLocker(t, nodes, slow)
+	nodes, holder, slow := heldThroughout(t)
 	ctx := context.Background()
-	if _, err := holder.ObtainContext(ctx, "k", time.Minute, 0); err != nil { // held throughout
-		t.Fatal(err)
-	}
 	l := newTestLocker(t, nodes, slow)
 	done := make(chan error, 1)
 	go func() {
@@ -270,13 +279,8 @@ func (h *acquireAfterUnqueue) ProcessHook(next redis.ProcessHook) redis.ProcessH
 // waiters after the attempt got there, not before (the attempt would list
 // it again, and releases would name it until its lease ran out).
 func TestWaiterLeavesAfterItsLastAttempt(t *testing.T) {
-	nodes := nodeset.Mini(t, 3)
-	slow := WithNodeTimeout(2 * time.Second) // a call that is slow under load still lands
-	holder := newTestLocker(t, nodes, slow)
+	nodes, holder, slow := heldThroughout(t)
 	ctx := context.Background()
-	if _, err := holder.ObtainContext(ctx, "k", time.Minute, 0); err != nil { // held throughout
-		t.Fatal(err)
-	}
 	var clients []redis.UniversalClient
 	for i, n := range nodes.Nodes {
 		c := redis.NewClient(&redis.Options{Addr: n.M.Addr()})
