@@ -58,7 +58,7 @@ func (w *world) planFaults() []fault {
 		return len(lost) < q
 	}
 	var out []fault
-	for range 3 + r.IntN(8) {
+	for range 4 + r.IntN(24) {
 		f := fault{at: time.Duration(r.Int64N(int64(opsFor))), node: r.IntN(n), client: r.IntN(clients)}
 		switch k := r.IntN(10); {
 		case k == 0 && !w.cfg.InstantRestarts: // empty, and back after the longest ttl

@@ -27,14 +27,19 @@ type network struct {
 	seed  uint64
 	nodes []*node
 	base  time.Duration // the largest delay of a healthy chunk
+	// A share tail of the chunks is late by up to tailMax more, above or
+	// below the node timeout: rounds then land in every order, and partly
+	// after their callers gave up on them.
+	tail    float64
+	tailMax time.Duration
 
 	mu    sync.Mutex
 	paths map[[2]int]*path
 	conns map[int][]*conn // by node
 }
 
-func newNetwork(seed uint64, nodes []*node, base time.Duration) *network {
-	return &network{seed: seed, nodes: nodes, base: base, paths: map[[2]int]*path{}, conns: map[int][]*conn{}}
+func newNetwork(seed uint64, nodes []*node, base time.Duration, tail float64, tailMax time.Duration) *network {
+	return &network{seed: seed, nodes: nodes, base: base, tail: tail, tailMax: tailMax, paths: map[[2]int]*path{}, conns: map[int][]*conn{}}
 }
 
 func (w *network) path(client, node int) *path {
@@ -116,7 +121,7 @@ func (w *network) forward(c *conn, src, dst net.Conn, request bool) {
 	queue := make(chan []byte, 4096)
 	go func() {
 		defer close(queue)
-		buf := make([]byte, 64<<10)
+		buf := make([]byte, 4<<10)
 		for {
 			k, err := src.Read(buf)
 			if err != nil {
@@ -198,7 +203,12 @@ func (w *network) delay(c *conn, request bool, chunk []byte) time.Duration {
 		h.Write(l)
 		h.Write([]byte{0})
 	}
-	return time.Duration(1 + h.Sum64()%uint64(w.base))
+	v := h.Sum64()
+	d := time.Duration(1 + v%uint64(w.base))
+	if float64(v>>40)/(1<<24) < w.tail {
+		d += time.Duration(uint64(w.tailMax) / (1 << 16) * (v >> 16 & 0xffff))
+	}
+	return d
 }
 
 // cutNode closes every connection to node.

@@ -38,12 +38,18 @@ func (c Config) Outside() bool { return c.InstantRestarts || c.ClockJumps || c.P
 
 // The fixed parameters of every run, in virtual time.
 const (
-	nodeTimeout = 100 * time.Millisecond
+	nodeTimeout = 100 * time.Millisecond // a Locker's, or slowTimeout
+	slowTimeout = 250 * time.Millisecond // another instance's, configured apart
 	maxTTL      = 2 * time.Second
 	opsFor      = 3 * time.Second // how long the workers start operations
 	settleFor   = 6 * time.Second // after the operations: every lease, lock and waiter gone
 	keyPrefix   = "quorumlock:"
 )
+
+// refreshTTLs are the ttls a holder refreshes to; a schedule obtains with
+// the first few of them only, so that refreshes to longer ttls than any
+// obtain used come up (the restart quarantine must count them).
+var refreshTTLs = []time.Duration{300 * time.Millisecond, 500 * time.Millisecond, time.Second, maxTTL}
 
 // Result is what one run came to.
 type Result struct {
@@ -67,16 +73,18 @@ func Run(t *testing.T, seed uint64, cfg Config) Result {
 
 // world is one run's nodes, network, Lockers and records.
 type world struct {
-	seed    uint64
-	cfg     Config
-	rng     *rand.Rand // the schedule's choices, made before anything runs
-	nodes   []*node
-	net     *network
-	lockers []*quorumlock.Locker
-	clients [][]*redis.Client
-	fencing bool
-	keys    []string
-	origin  time.Time
+	seed       uint64
+	cfg        Config
+	rng        *rand.Rand // the schedule's choices, made before anything runs
+	nodes      []*node
+	net        *network
+	lockers    []*quorumlock.Locker
+	timeout    []time.Duration // each Locker's node timeout
+	clients    [][]*redis.Client
+	fencing    bool
+	keys       []string
+	obtainTTLs []time.Duration // the ttls the schedule obtains with
+	origin     time.Time
 
 	mu      sync.Mutex
 	trace   []string
@@ -109,17 +117,24 @@ func run(seed uint64, cfg Config) Result {
 		}
 		w.nodes = append(w.nodes, newNode(rate))
 	}
-	w.net = newNetwork(seed, w.nodes, 2*time.Millisecond)
+	tail := []float64{0, 0.02, 0.1, 0.25}[w.rng.IntN(4)]
+	tailMax := []time.Duration{60 * time.Millisecond, 180 * time.Millisecond}[w.rng.IntN(2)] // below and above the node timeout
+	w.net = newNetwork(seed, w.nodes, 2*time.Millisecond, tail, tailMax)
 	w.fencing = w.rng.IntN(2) == 0
 	w.keys = []string{"k0", "k1"}[:1+w.rng.IntN(2)]
+	w.obtainTTLs = refreshTTLs[:1+w.rng.IntN(len(refreshTTLs))]
 	for _, k := range w.keys {
 		w.hist[k] = &history.History{}
 	}
 	lockers := 2 + w.rng.IntN(2)
 	for c := range lockers {
+		// Instances configured apart: one may wait for a node longer than
+		// another gives it, and take a late answer another gave up on.
+		w.timeout = append(w.timeout, []time.Duration{nodeTimeout, nodeTimeout, slowTimeout}[w.rng.IntN(3)])
 		w.lockers = append(w.lockers, w.newLocker(c))
 	}
-	w.logf("nodes %d, lockers %d, keys %v, fencing %v, config %+v", n, lockers, w.keys, w.fencing, cfg)
+	w.logf("nodes %d, lockers %d (node timeouts %v), keys %v, fencing %v, ttls %v, late chunks %.0f%% by up to %v, config %+v",
+		n, lockers, w.timeout, w.keys, w.fencing, w.obtainTTLs, tail*100, tailMax, cfg)
 
 	faults := w.planFaults()
 	ctx, stop := context.WithCancel(context.Background())
@@ -164,24 +179,29 @@ func run(seed uint64, cfg Config) Result {
 func (w *world) newLocker(c int) *quorumlock.Locker {
 	var clients []redis.UniversalClient
 	var own []*redis.Client
+	timeout := w.timeout[c]
 	for i := range w.nodes {
 		cl := redis.NewClient(&redis.Options{
 			Addr:                  fmt.Sprintf("127.0.0.1:%d", 7000+i), // never dialled: the Dialer is the simulator's
 			Dialer:                func(ctx context.Context, _, _ string) (net.Conn, error) { return w.net.dial(c, i) },
-			DialTimeout:           nodeTimeout,
-			ReadTimeout:           nodeTimeout,
-			WriteTimeout:          nodeTimeout,
+			DialTimeout:           timeout,
+			ReadTimeout:           timeout,
+			WriteTimeout:          timeout,
 			ContextTimeoutEnabled: true,
-			PoolSize:              8,
-			MaxRetries:            -1, // a retry's backoff would sleep holding a pub/sub mutex
-			Protocol:              2,
+			// Never a wait for a connection: go-redis then takes a timer
+			// from a process-wide pool, made in another schedule's bubble,
+			// and the runtime stops ("select on synctest channel from
+			// outside bubble").
+			PoolSize:   1024,
+			MaxRetries: -1, // a retry's backoff would sleep holding a pub/sub mutex
+			Protocol:   2,
 		})
 		clients = append(clients, cl)
 		own = append(own, cl)
 	}
 	w.clients = append(w.clients, own)
 	opts := []quorumlock.Option{
-		quorumlock.WithNodeTimeout(nodeTimeout),
+		quorumlock.WithNodeTimeout(timeout),
 		quorumlock.WithMaxTTL(maxTTL),
 		quorumlock.WithLogger(nil),
 		quorumlock.WithOwner(fmt.Sprintf("L%d", c)),
@@ -223,3 +243,11 @@ func (w *world) check() []string {
 }
 
 var debugTrace = os.Getenv("SIM_DEBUG") != ""
+
+// quiet drops go-redis's own log lines (refused dials while a node is
+// down): the trace tells what happened.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quiet{}) }

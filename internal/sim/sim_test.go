@@ -3,6 +3,8 @@ package sim
 import (
 	"flag"
 	"fmt"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +15,18 @@ var (
 	seeds   = flag.Int("sim.seeds", 300/raceScale, "how many schedules TestSchedules runs")
 	first   = flag.Uint64("sim.seed", 1, "the first schedule's seed (replay one with -sim.seeds=1 -sim.seed=S)")
 	verbose = flag.Bool("sim.trace", false, "print every schedule's trace")
+	stopAt  = flag.Bool("sim.stop", false, "stop TestSchedules at the first schedule with a violation (the defect patches' search)")
 )
+
+// TestMain runs the schedules on one P: goroutines woken at one virtual
+// instant then run in the order the scheduler takes them from its queue,
+// not at once on two CPUs, and more schedules replay identically (20 of 30
+// seeds, against 14 of 30 on two Ps, when measured). A schedule ran no
+// slower so.
+func TestMain(m *testing.M) {
+	runtime.GOMAXPROCS(1)
+	os.Exit(m.Run())
+}
 
 // report fails t with the violations of res, the trace around them and the
 // command that replays the schedule.
@@ -39,6 +52,10 @@ func TestSchedules(t *testing.T) {
 		res := Run(t, *first+s, Config{})
 		report(t, res, Config{})
 		obtains += res.Obtains
+		if *stopAt && len(res.Violations) > 0 {
+			t.Logf("found a violation in schedule %d of %d (seed %d), after %v", s+1, *seeds, res.Seed, time.Since(began))
+			return
+		}
 	}
 	t.Logf("%d schedules, %d obtains, in %v", *seeds, obtains, time.Since(began))
 }

@@ -23,11 +23,10 @@ type fenced struct {
 // come from r alone.
 func (w *world) work(ctx context.Context, c int, name string, r *rand.Rand) {
 	l := w.lockers[c]
-	ttls := []time.Duration{300 * time.Millisecond, 500 * time.Millisecond, time.Second, maxTTL}
 	for ctx.Err() == nil {
 		time.Sleep(dur(r, 200*time.Millisecond))
 		key := w.keys[r.IntN(len(w.keys))]
-		ttl := ttls[r.IntN(len(ttls))]
+		ttl := w.ttlFor(c, w.obtainTTLs[r.IntN(len(w.obtainTTLs))])
 		var wait time.Duration
 		if r.IntN(5) >= 2 {
 			wait = dur(r, 1500*time.Millisecond)
@@ -61,12 +60,15 @@ func (w *world) work(ctx context.Context, c int, name string, r *rand.Rand) {
 			w.obtains++
 			w.mu.Unlock()
 		}
-		w.hold(ctx, name, id, key, lock, r, ttls)
+		w.hold(c, name, id, key, lock, r)
 	}
 }
 
-// hold is what a holder does with its lock.
-func (w *world) hold(ctx context.Context, name, id, key string, lock *quorumlock.Lock, r *rand.Rand, ttls []time.Duration) {
+// hold is what a holder does with its lock. After a refresh that failed
+// without losing the lock, it may go on trusting Deadline, as the API
+// allows: the validity is then the earlier of the old and the new ttl's.
+func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand.Rand) {
+	ttls := refreshTTLs
 	for step := range 1 + r.IntN(4) {
 		switch r.IntN(4) {
 		case 0: // act on the resource, after checking its validity (rule 4)
@@ -75,17 +77,21 @@ func (w *world) hold(ctx context.Context, name, id, key string, lock *quorumlock
 			d, err := lock.TTLContext(context.Background())
 			w.logf("%s ttl %s: %v %v", name, key, d, short(err))
 		case 2:
-			ttl := ttls[r.IntN(len(ttls))]
+			ttl := w.ttlFor(c, ttls[r.IntN(len(ttls))])
 			call := time.Now()
 			err := lock.RefreshContext(context.Background(), ttl)
 			ret := time.Now()
-			w.record(key, history.Refresh{ID: id, Call: w.since(call), Ret: w.since(ret), OK: err == nil, ValidUntil: w.since(lock.Deadline())})
+			// A holder may go on after a refresh that failed without losing
+			// the lock, trusting Deadline: in the history, that refresh
+			// gave the validity Deadline says.
+			trusts := err == nil || !errors.Is(err, quorumlock.ErrLockNotHeld) && r.IntN(2) == 0
+			w.record(key, history.Refresh{ID: id, Call: w.since(call), Ret: w.since(ret), OK: trusts, ValidUntil: w.since(lock.Deadline())})
 			w.logf("%s refresh %s to %v: %v", name, key, ttl, short(err))
-			if err != nil {
+			if !trusts {
 				return // it no longer trusts the lock
 			}
 		case 3:
-			time.Sleep(time.Duration(r.Int64N(int64(ttls[0]))))
+			time.Sleep(dur(r, ttls[0]))
 		}
 		_ = step
 	}
@@ -166,3 +172,15 @@ func short(err error) string {
 // of a schedule fall on one instant, where the order of goroutines would
 // decide.
 func dur(r *rand.Rand, max time.Duration) time.Duration { return time.Duration(r.Int64N(int64(max))) }
+
+// ttlFor is ttl, or the next one Locker c accepts: more than twice its
+// node timeout.
+func (w *world) ttlFor(c int, ttl time.Duration) time.Duration {
+	for _, t := range refreshTTLs {
+		if ttl > 2*w.timeout[c] {
+			break
+		}
+		ttl = max(ttl, t)
+	}
+	return ttl
+}
