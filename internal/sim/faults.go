@@ -57,34 +57,60 @@ func (w *world) planFaults() []fault {
 		}
 		return len(lost) < q
 	}
+	// Swarm testing: each schedule draws its faults from a random subset
+	// of the kinds, so that some schedules pile up crashes and partitions,
+	// others hangs and lost replies, where an even mix would dilute each.
+	kinds := []string{"crash-delayed", "crash-instant", "restart", "hang", "slow", "lose", "partition", "drift"}
+	if w.cfg.InstantRestarts {
+		kinds[0] = "crash-instant" // Redlock as published: no delayed restarts
+	}
+	if w.cfg.ClockJumps {
+		kinds = append(kinds, "jump")
+	}
+	var on []string
+	for _, k := range kinds {
+		if r.IntN(2) == 0 {
+			on = append(on, k)
+		}
+	}
+	if w.cfg.InstantRestarts {
+		on = append(on, "crash-instant")
+	}
+	if w.cfg.ClockJumps {
+		on = append(on, "jump")
+	}
+	if len(on) == 0 {
+		on = []string{kinds[r.IntN(len(kinds))]}
+	}
+	w.logf("fault kinds %v", on)
 	var out []fault
 	for range 4 + r.IntN(24) {
 		f := fault{at: time.Duration(r.Int64N(int64(opsFor))), node: r.IntN(n), client: r.IntN(clients)}
-		switch k := r.IntN(10); {
-		case k == 0 && !w.cfg.InstantRestarts: // empty, and back after the longest ttl
-			f.kind, f.lasts = "crash-delayed", maxTTL+dur(r, 500*time.Millisecond)
-		case k <= 1 || k <= 4 && w.cfg.InstantRestarts: // empty, and back at once: the restart quarantine's case
-			f.kind, f.lasts = "crash-instant", dur(r, 50*time.Millisecond)
-		case k == 2:
-			f.kind, f.lasts = "restart", dur(r, 100*time.Millisecond)
-		case k == 3:
-			f.kind, f.lasts, f.client = "hang", 50*time.Millisecond+dur(r, 950*time.Millisecond), -1
-		case k == 4:
-			f.kind, f.lasts = "slow", 100*time.Millisecond+dur(r, 900*time.Millisecond)
+		switch f.kind = on[r.IntN(len(on))]; f.kind {
+		case "crash-delayed": // empty, and back after the longest ttl
+			f.lasts = maxTTL + dur(r, 500*time.Millisecond)
+		case "crash-instant": // empty, and back at once: the restart quarantine's case
+			f.lasts = dur(r, 50*time.Millisecond)
+		case "restart":
+			f.lasts = dur(r, 100*time.Millisecond)
+		case "hang":
+			f.lasts, f.client = 50*time.Millisecond+dur(r, 950*time.Millisecond), -1
+		case "slow":
+			f.lasts = 100*time.Millisecond + dur(r, 900*time.Millisecond)
 			f.d = []time.Duration{20 * time.Millisecond, 150 * time.Millisecond}[r.IntN(2)]
-		case k == 5:
-			f.kind, f.n = "lose", 1+r.IntN(3)
-		case k <= 7:
-			f.kind, f.lasts = "partition", 100*time.Millisecond+dur(r, 900*time.Millisecond)
+		case "lose":
+			f.n = 1 + r.IntN(3)
+		case "partition":
+			f.lasts = 100*time.Millisecond + dur(r, 900*time.Millisecond)
 			side := n - q // a minority
 			if r.IntN(2) == 0 {
 				side = q // a majority
 			}
 			f.nodes = r.Perm(n)[:side]
-		case k >= 8 && w.cfg.ClockJumps: // past the longest ttl, on a quorum: every key there expires
-			f.kind, f.d, f.nodes = "jump", maxTTL+dur(r, 2000*time.Millisecond), r.Perm(n)[:q]
-		default:
-			f.kind, f.rate = "drift", 1+(r.Float64()*2-1)*0.004
+		case "jump": // past the longest ttl, on a quorum: every key there expires
+			f.d, f.nodes = maxTTL+dur(r, 2000*time.Millisecond), r.Perm(n)[:q]
+		case "drift":
+			f.rate = 1 + (r.Float64()*2-1)*0.004
 		}
 		if w.fencing && !w.cfg.InstantRestarts && (f.kind == "crash-delayed" || f.kind == "crash-instant") {
 			// Fencing's model: no node ever forgets its counters

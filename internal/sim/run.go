@@ -93,6 +93,9 @@ type world struct {
 	tokens  map[string][]fenced         // the fenced obtains, by key
 	obtains int
 	pending int // faults still to be undone
+
+	inFlight    map[[2]string]string // node and lock value: the keys of the call on its way
+	orderBroken []string             // calls of one lock on one node at once (order.go)
 }
 
 func (w *world) logf(format string, args ...any) {
@@ -108,7 +111,7 @@ func (w *world) since(t time.Time) time.Duration { return t.Sub(w.origin) }
 
 func run(seed uint64, cfg Config) Result {
 	w := &world{seed: seed, cfg: cfg, rng: rand.New(rand.NewPCG(seed, 0x51ab)), origin: time.Now(),
-		hist: map[string]*history.History{}, store: map[string]uint64{}, tokens: map[string][]fenced{}}
+		hist: map[string]*history.History{}, inFlight: map[[2]string]string{}, store: map[string]uint64{}, tokens: map[string][]fenced{}}
 	n := 3 + 2*w.rng.IntN(2)
 	for range n {
 		rate := 1.0
@@ -196,6 +199,7 @@ func (w *world) newLocker(c int) *quorumlock.Locker {
 			MaxRetries: -1, // a retry's backoff would sleep holding a pub/sub mutex
 			Protocol:   2,
 		})
+		cl.AddHook(orderHook{w: w, node: i})
 		clients = append(clients, cl)
 		own = append(own, cl)
 	}
@@ -221,7 +225,7 @@ func (w *world) newLocker(c int) *quorumlock.Locker {
 // check judges the run: the history checker on every key, fencing tokens in
 // lease order, and nothing of a lock left on any node once it settled.
 func (w *world) check() []string {
-	var out []string
+	out := append([]string(nil), w.orderBroken...)
 	for _, k := range w.keys {
 		rep := history.Check(*w.hist[k])
 		for _, v := range rep.Violations {
