@@ -162,7 +162,7 @@ func (w *world) apply(f fault) {
 	case "crash-delayed", "crash-instant":
 		nd.setDown(true)
 		w.net.cutNode(f.node)
-		nd.m.FlushAll()
+		nd.flush()
 		later(func() { nd.setDown(false); w.logf("node %d back, empty", f.node) })
 	case "restart":
 		nd.setDown(true)

@@ -14,6 +14,7 @@ var epoch = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 // own rate (drift) and may jump, and which can crash and come back.
 type node struct {
 	m     *miniredis.Miniredis
+	sc    *scripts  // its EVAL and EVALSHA
 	start time.Time // the bubble's time when the run began
 
 	mu    sync.Mutex
@@ -27,7 +28,7 @@ type node struct {
 func newNode(rate float64) *node {
 	m := miniredis.NewMiniRedis()
 	now := time.Now()
-	n := &node{m: m, start: now, rate: rate, since: now}
+	n := &node{m: m, sc: newScripts(m), start: now, rate: rate, since: now}
 	m.SetTime(epoch)
 	m.ClockTTL(true)
 	return n
@@ -44,7 +45,16 @@ func (n *node) tick() {
 	n.mu.Lock()
 	t := n.clock()
 	n.mu.Unlock()
+	n.sc.mu.Lock() // not in the middle of a script
 	n.m.SetTime(t)
+	n.sc.mu.Unlock()
+}
+
+// flush empties the node, between two scripts.
+func (n *node) flush() {
+	n.sc.mu.Lock()
+	n.m.FlushAll()
+	n.sc.mu.Unlock()
 }
 
 // setRate changes the speed of the node's clock from now on.

@@ -3,7 +3,8 @@
 # safety issue once it is put back. For every patch in defects/ (each one
 # puts one defect back), it copies the working tree to a scratch directory,
 # applies the patch there and runs the simulator's schedules until the first
-# violation; it prints how many schedules that took.
+# violation (in two processes, as TestSchedules runs them); it prints the
+# first seed that found it.
 #
 #   internal/sim/testdata/finddefects.sh            # every patch
 #   internal/sim/testdata/finddefects.sh 5-*.patch  # some
@@ -34,7 +35,7 @@ for p in "${patches[@]}"; do
 	out=$(cd "$scratch" && go test -count=1 ./internal/sim -run '^TestSchedules$' \
 		-sim.seeds="$seeds" -sim.seed="$seed" -sim.stop 2>&1 || true)
 	took=$(($(date +%s) - began))
-	if found=$(grep -m1 -o 'found a violation in schedule [0-9]* of [0-9]* (seed [0-9]*)' <<<"$out"); then
+	if found=$(grep -m1 -o 'found a violation at seed [0-9]*: within the first [0-9]* seeds' <<<"$out"); then
 		echo "$p: $found; ${took}s with the build"
 		grep -m3 -A3 'violations:$' <<<"$out" | sed 's/^/    /' || true
 	else
