@@ -41,6 +41,9 @@ func (f fault) String() string {
 // longest ttl (rule 2), none at all with fencing (its counters must never be
 // lost), drift stays within the allowance and no clock jumps.
 func (w *world) planFaults() []fault {
+	if w.contention {
+		return nil
+	}
 	r := w.rng
 	n, clients := len(w.nodes), len(w.lockers)
 	q := n/2 + 1

@@ -73,15 +73,18 @@ func Run(t *testing.T, seed uint64, cfg Config) Result {
 
 // world is one run's nodes, network, Lockers and records.
 type world struct {
-	seed       uint64
-	cfg        Config
-	rng        *rand.Rand // the schedule's choices, made before anything runs
-	nodes      []*node
-	net        *network
-	lockers    []*quorumlock.Locker
-	timeout    []time.Duration // each Locker's node timeout
-	clients    [][]*redis.Client
-	fencing    bool
+	seed    uint64
+	cfg     Config
+	rng     *rand.Rand // the schedule's choices, made before anything runs
+	nodes   []*node
+	net     *network
+	lockers []*quorumlock.Locker
+	timeout []time.Duration // each Locker's node timeout
+	clients [][]*redis.Client
+	fencing bool
+	// contention is the workload without node faults: a congested
+	// network, instances configured apart, brief holds in quick succession.
+	contention bool
 	keys       []string
 	obtainTTLs []time.Duration // the ttls the schedule obtains with
 	origin     time.Time
@@ -120,8 +123,17 @@ func run(seed uint64, cfg Config) Result {
 		}
 		w.nodes = append(w.nodes, newNode(rate))
 	}
+	// Half the schedules inside the model are of the contention workload:
+	// no node fails, but the network is congested, the instances are
+	// configured apart, and they race for the keys with brief holds. The
+	// others are of the faults workload.
+	w.contention = !cfg.Outside() && w.rng.IntN(2) == 0
+
 	tail := []float64{0, 0.02, 0.1, 0.25}[w.rng.IntN(4)]
 	tailMax := []time.Duration{60 * time.Millisecond, 180 * time.Millisecond}[w.rng.IntN(2)] // below and above the node timeout
+	if w.contention {                                                                        // late beyond the shorter node timeout: answers a caller gave up on land
+		tail, tailMax = []float64{0.1, 0.25, 0.4}[w.rng.IntN(3)], 180*time.Millisecond
+	}
 	w.net = newNetwork(seed, w.nodes, 2*time.Millisecond, tail, tailMax)
 	w.fencing = w.rng.IntN(2) == 0
 	w.keys = []string{"k0", "k1"}[:1+w.rng.IntN(2)]
@@ -133,11 +145,15 @@ func run(seed uint64, cfg Config) Result {
 	for c := range lockers {
 		// Instances configured apart: one may wait for a node longer than
 		// another gives it, and take a late answer another gave up on.
-		w.timeout = append(w.timeout, []time.Duration{nodeTimeout, nodeTimeout, slowTimeout}[w.rng.IntN(3)])
+		timeouts := []time.Duration{nodeTimeout, nodeTimeout, slowTimeout}
+		if w.contention {
+			timeouts = timeouts[1:]
+		}
+		w.timeout = append(w.timeout, timeouts[w.rng.IntN(len(timeouts))])
 		w.lockers = append(w.lockers, w.newLocker(c))
 	}
-	w.logf("nodes %d, lockers %d (node timeouts %v), keys %v, fencing %v, ttls %v, late chunks %.0f%% by up to %v, config %+v",
-		n, lockers, w.timeout, w.keys, w.fencing, w.obtainTTLs, tail*100, tailMax, cfg)
+	w.logf("nodes %d, lockers %d (node timeouts %v), keys %v, fencing %v, ttls %v, late chunks %.0f%% by up to %v, contention %v, config %+v",
+		n, lockers, w.timeout, w.keys, w.fencing, w.obtainTTLs, tail*100, tailMax, w.contention, cfg)
 
 	faults := w.planFaults()
 	ctx, stop := context.WithCancel(context.Background())

@@ -24,7 +24,11 @@ type fenced struct {
 func (w *world) work(ctx context.Context, c int, name string, r *rand.Rand) {
 	l := w.lockers[c]
 	for ctx.Err() == nil {
-		time.Sleep(dur(r, 200*time.Millisecond))
+		gap := 200 * time.Millisecond
+		if w.contention {
+			gap = 20 * time.Millisecond
+		}
+		time.Sleep(dur(r, gap))
 		key := w.keys[r.IntN(len(w.keys))]
 		ttl := w.ttlFor(c, w.obtainTTLs[r.IntN(len(w.obtainTTLs))])
 		var wait time.Duration
@@ -69,7 +73,12 @@ func (w *world) work(ctx context.Context, c int, name string, r *rand.Rand) {
 // allows: the validity is then the earlier of the old and the new ttl's.
 func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand.Rand) {
 	ttls := refreshTTLs
-	for step := range 1 + r.IntN(4) {
+	steps := 1 + r.IntN(4)
+	if w.contention { // a brief hold: act, then release
+		w.act(name, id, key, lock, false)
+		steps = 0
+	}
+	for step := range steps {
 		switch r.IntN(4) {
 		case 0: // act on the resource, after checking its validity (rule 4)
 			w.act(name, id, key, lock, w.cfg.Pauses && r.IntN(3) == 0)
