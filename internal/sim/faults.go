@@ -166,10 +166,12 @@ func (w *world) apply(f fault) {
 		nd.setDown(true)
 		w.net.cutNode(f.node)
 		nd.flush()
+		nd.restarted()
 		later(func() { nd.setDown(false); w.logf("node %d back, empty", f.node) })
 	case "restart":
 		nd.setDown(true)
 		w.net.cutNode(f.node)
+		nd.restarted()
 		later(func() { nd.setDown(false); w.logf("node %d back, whole", f.node) })
 	case "hang":
 		resume := w.net.hang(-1, f.node, len(w.lockers))

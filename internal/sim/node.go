@@ -57,6 +57,10 @@ func (n *node) flush() {
 	n.sc.mu.Unlock()
 }
 
+// restarted is what every restart does, with or without the data: the
+// node forgets its scripts.
+func (n *node) restarted() { n.sc.forget() }
+
 // setRate changes the speed of the node's clock from now on.
 func (n *node) setRate(rate float64) {
 	n.mu.Lock()

@@ -20,9 +20,11 @@ import (
 // builds a new Lua state, with every library, for each call, and that was
 // half the simulator's CPU; here each node keeps one state. The commands a
 // script calls still go to miniredis, one at a time, and a script runs
-// alone on its node, as on Redis: mu is held for the whole of it, and the
-// simulator takes it too to move the node's clock or flush it, so that no
-// key expires or vanishes in the middle of a script.
+// alone among scripts on its node: mu is held for the whole of it. Other
+// commands (PING, SUBSCRIBE) may run between a script's commands; none of
+// them touches a key. The simulator takes mu too to move the node's clock
+// or flush it, so that no key expires or vanishes in the middle of a
+// script.
 type scripts struct {
 	m  *miniredis.Miniredis
 	mu sync.Mutex
@@ -45,6 +47,16 @@ func newScripts(m *miniredis.Miniredis) *scripts {
 	redisMod.RawSetString("call", l.NewFunction(func(l *lua.LState) int { return s.call(l, false) }))
 	redisMod.RawSetString("pcall", l.NewFunction(func(l *lua.LState) int { return s.call(l, true) }))
 	l.SetGlobal("redis", redisMod)
+	l.SetGlobal("KEYS", l.NewTable())
+	l.SetGlobal("ARGV", l.NewTable())
+	// As on Redis, a script may not create globals: in a state kept for
+	// the node's life one would outlive its script.
+	guard := l.NewTable()
+	guard.RawSetString("__newindex", l.NewFunction(func(l *lua.LState) int {
+		l.RaiseError("Script attempted to create global variable '%s'", l.ToString(2))
+		return 0
+	}))
+	l.SetMetatable(l.G.Global, guard)
 	if c, err := m.Dial(); err == nil { // the in-memory server starts with its first connection
 		c.Close()
 	}
@@ -127,8 +139,8 @@ func (s *scripts) load(src string) (*lua.FunctionProto, string, error) {
 func (s *scripts) run(c *server.Peer, proto *lua.FunctionProto, keys, argv []string) {
 	l := s.l
 	defer l.SetTop(0)
-	l.SetGlobal("KEYS", strings2table(l, keys))
-	l.SetGlobal("ARGV", strings2table(l, argv))
+	l.G.Global.RawSetString("KEYS", strings2table(l, keys))
+	l.G.Global.RawSetString("ARGV", strings2table(l, argv))
 	l.Push(l.NewFunctionFromProto(proto))
 	if err := l.PCall(0, 1, nil); err != nil {
 		c.WriteError("ERR Error running script: " + err.Error())
@@ -164,6 +176,10 @@ func (s *scripts) call(l *lua.LState, protected bool) int {
 		l.RaiseError("Please specify at least one argument for redis.call()")
 		return 0
 	}
+	if notFromScripts[strings.ToUpper(args[0])] {
+		l.RaiseError("This Redis command is not allowed from script")
+		return 0
+	}
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
 	s.m.Server().Dispatch(server.NewPeer(w), args)
@@ -181,6 +197,23 @@ func (s *scripts) call(l *lua.LState, protected bool) int {
 	}
 	l.Push(toLua(l, v))
 	return 1
+}
+
+// notFromScripts are the commands Redis refuses inside a script (and
+// that would re-enter hook here).
+var notFromScripts = map[string]bool{
+	"EVAL": true, "EVALSHA": true, "EVAL_RO": true, "EVALSHA_RO": true, "SCRIPT": true,
+	"MULTI": true, "EXEC": true, "DISCARD": true, "WATCH": true,
+	"SUBSCRIBE": true, "PSUBSCRIBE": true, "SSUBSCRIBE": true, "UNSUBSCRIBE": true, "PUNSUBSCRIBE": true,
+	"BLPOP": true, "BRPOP": true, "BLMOVE": true, "BZPOPMIN": true, "BZPOPMAX": true, "XREAD": true,
+}
+
+// forget drops the node's scripts, as a restart does: the next EVALSHA
+// gets NOSCRIPT and the client sends the script again.
+func (s *scripts) forget() {
+	s.mu.Lock()
+	clear(s.by)
+	s.mu.Unlock()
 }
 
 // toLua converts a reply as Redis hands it to a script.

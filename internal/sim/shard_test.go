@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -33,10 +35,22 @@ func runShards(t *testing.T, n int) (schedules, obtains int) {
 		err error
 	}
 	shards := make([]shard, n)
+	counts := make([]int, n)
+	// The processes end a little before this test must: a hung one is
+	// killed, and its output (the goroutines of its timeout) reported.
+	ctx, cancel := context.Background(), func() {}
+	timeout := "0"
+	if d, ok := t.Deadline(); ok {
+		margin := time.Until(d) / 10
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-margin))
+		timeout = (time.Until(d) - 2*margin).Round(time.Second).String()
+	}
+	defer cancel()
 	var wg sync.WaitGroup
 	for i := range n {
 		count := (*seeds - i + n - 1) / n
-		args := []string{"-test.run=^TestSchedules$", "-test.v", "-test.count=1", "-test.timeout=30m",
+		counts[i] = count
+		args := []string{"-test.run=^TestSchedules$", "-test.v", "-test.count=1", "-test.timeout=" + timeout,
 			"-sim.procs=1", "-sim.stride=" + strconv.Itoa(n),
 			"-sim.seed=" + strconv.FormatUint(*first+uint64(i), 10), "-sim.seeds=" + strconv.Itoa(count)}
 		if *stopAt {
@@ -46,26 +60,32 @@ func runShards(t *testing.T, n int) (schedules, obtains int) {
 			args = append(args, "-sim.trace")
 		}
 		wg.Go(func() {
-			cmd := exec.Command(os.Args[0], args...)
+			cmd := exec.CommandContext(ctx, os.Args[0], args...)
 			cmd.Env = os.Environ()
+			cmd.WaitDelay = time.Second
 			shards[i].out, shards[i].err = cmd.CombinedOutput()
 		})
 	}
 	wg.Wait()
 	lowest := uint64(0)
 	for i, s := range shards {
-		if m := summary.FindSubmatch(s.out); m != nil {
-			k, _ := strconv.Atoi(string(m[1]))
-			o, _ := strconv.Atoi(string(m[2]))
-			schedules, obtains = schedules+k, obtains+o
-		}
-		if m := foundAt.FindSubmatch(s.out); m != nil {
-			if seed, _ := strconv.ParseUint(string(m[1]), 10, 64); lowest == 0 || seed < lowest {
+		found := foundAt.FindSubmatch(s.out)
+		if found != nil {
+			if seed, _ := strconv.ParseUint(string(found[1]), 10, 64); lowest == 0 || seed < lowest {
 				lowest = seed
 			}
 		}
-		if s.err != nil || bytes.Contains(s.out, []byte("\nFAIL")) {
+		ran := -1
+		if m := summary.FindSubmatch(s.out); m != nil {
+			ran, _ = strconv.Atoi(string(m[1]))
+			o, _ := strconv.Atoi(string(m[2]))
+			schedules, obtains = schedules+ran, obtains+o
+		}
+		switch {
+		case s.err != nil || bytes.Contains(s.out, []byte("\nFAIL")):
 			t.Errorf("process %d of %d (%v):\n%s", i+1, n, s.err, quietRuns(s.out))
+		case found == nil && ran != counts[i]: // it ran something else, or nothing
+			t.Errorf("process %d of %d ran %d schedules, not %d:\n%s", i+1, n, ran, counts[i], quietRuns(s.out))
 		}
 	}
 	if lowest != 0 {

@@ -20,8 +20,8 @@ var (
 
 // TestMain runs the schedules on one P: goroutines woken at one virtual
 // instant then run in the order the scheduler takes them from its queue,
-// not at once on two CPUs, and more schedules replay identically (20 of 30
-// seeds, against 14 of 30 on two Ps, when measured). A schedule ran no
+// not at once on two CPUs, and more schedules replay identically (20-22 of
+// 30 seeds, against 14 of 30 on two Ps, when measured). A schedule ran no
 // slower so.
 //
 // The garbage collector runs at a quarter of its default pace: a schedule's
