@@ -176,3 +176,38 @@ func TestNilLockIsLost(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeadlineEndsWithTheLock: once a lock is lost before its validity ran
+// out (a refresh found it gone on a quorum, and it was removed from the
+// nodes), Deadline no longer lies ahead: a holder that checks it before
+// acting (docs/safety.md, rule 4) does not act on a lock another may hold.
+// The same after a release. The simulator found it (seed 107 of
+// internal/sim/testdata/keepalive-workload.patch).
+func TestDeadlineEndsWithTheLock(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	l := newTestLocker(t, nodes)
+	lost, err := l.ObtainContext(context.Background(), "k", 10*time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes.Nodes[:2] {
+		n.M.Set(lost.rkey, "thief")
+	}
+	if err := lost.RefreshContext(context.Background(), 10*time.Second); !errors.Is(err, ErrLockNotHeld) {
+		t.Fatalf("refresh of a stolen lock: %v, want ErrLockNotHeld", err)
+	}
+	waitLost(t, lost)
+	if d := lost.Deadline(); d.After(time.Now()) {
+		t.Fatalf("lost, but Deadline is %v ahead", time.Until(d))
+	}
+	released, err := l.ObtainContext(context.Background(), "other", 10*time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := released.ReleaseContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := released.Deadline(); d.After(time.Now()) {
+		t.Fatalf("released, but Deadline is %v ahead", time.Until(d))
+	}
+}
