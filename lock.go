@@ -53,8 +53,9 @@ func (k *Lock) Fence() uint64 {
 
 // Deadline returns the moment, on the Locker's clock, after which the lock
 // is no longer certain to be held: the validity granted by the last Obtain
-// or Refresh (ttl less the round's elapsed time and the drift allowance).
-// Unlike TTL it asks no node. The zero time for a nil lock.
+// or Refresh (ttl less the round's elapsed time and the drift allowance),
+// and no later than the moment the lock was released or lost. Unlike TTL it
+// asks no node. The zero time for a nil lock.
 func (k *Lock) Deadline() time.Time {
 	if k == nil {
 		return time.Time{}

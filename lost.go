@@ -184,6 +184,9 @@ func (k *Lock) expire() {
 func (k *Lock) ended(cause error) {
 	k.mu.Lock()
 	k.done = true
+	// A holder that checks Deadline before acting must not act on it now
+	// (docs/safety.md, rule 4).
+	k.until = minTime(k.until, k.l.opts.clock.Now())
 	w := k.watch
 	k.mu.Unlock()
 	if w == nil {
@@ -196,4 +199,11 @@ func (k *Lock) ended(cause error) {
 		k.l.hooks.lost(LostEvent{Key: k.key, Cause: cause})
 	}
 	w.end(cause)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
