@@ -79,7 +79,7 @@ func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand
 		steps = 0
 	}
 	for step := range steps {
-		switch r.IntN(4) {
+		switch r.IntN(5) {
 		case 0: // act on the resource, after checking its validity (rule 4)
 			w.act(name, id, key, lock, w.cfg.Pauses && r.IntN(3) == 0)
 		case 1:
@@ -101,6 +101,10 @@ func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand
 			}
 		case 3:
 			time.Sleep(dur(r, ttls[0]))
+		case 4:
+			if !w.keepAlive(name, id, key, lock, r) {
+				return // lost: it no longer trusts the lock
+			}
 		}
 		_ = step
 	}
@@ -112,6 +116,47 @@ func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand
 	err := lock.ReleaseContext(context.Background())
 	w.record(key, history.Release{ID: id, Call: w.since(call), Ret: w.since(time.Now())})
 	w.logf("%s release %s: %v", name, key, short(err))
+}
+
+// keepAlive holds the lock for a while with KeepAlive refreshing it in the
+// background, acting now and then. Before each act it reads Deadline, the
+// validity KeepAlive's refreshes gave: in the history, a refresh that
+// returned then. It reports whether the lock was still held at the end.
+func (w *world) keepAlive(name, id, key string, lock *quorumlock.Lock, r *rand.Rand) bool {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	if err := lock.KeepAlive(ctx); err != nil {
+		w.logf("%s keepalive %s: %v", name, key, short(err))
+		return !errors.Is(err, quorumlock.ErrLockNotHeld)
+	}
+	w.logf("%s keepalive %s", name, key)
+	// The holder watches Lost all along: from the moment it closes, it no
+	// longer trusts the lock (in the history, a refresh that failed then).
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-lock.Lost():
+			now := w.since(time.Now())
+			w.record(key, history.Refresh{ID: id, Call: now, Ret: now})
+			w.logf("%s lost %s under keepalive", name, key)
+		case <-ctx.Done():
+		}
+	}()
+	defer func() { stop(); <-watched }()
+	for range 1 + r.IntN(3) {
+		time.Sleep(dur(r, 2*refreshTTLs[0]))
+		until := lock.Deadline()
+		select {
+		case <-lock.Lost():
+			return false
+		default:
+		}
+		now := w.since(time.Now())
+		w.record(key, history.Refresh{ID: id, Call: now, Ret: now, OK: true, ValidUntil: w.since(until)})
+		w.act(name, id, key, lock, false)
+	}
+	return true
 }
 
 // act is guarded work on the key's resource: a holder checks that its
