@@ -24,8 +24,9 @@ type orderHook struct {
 // base64url.
 var lockValue = regexp.MustCompile(`^L[0-9]+/[A-Za-z0-9_-]{22}$`)
 
-// valueOf returns the lock value a script call carries, or "".
-func valueOf(cmd redis.Cmder) (value, what string) {
+// valueOf returns the lock value a script call carries, or "", and the
+// call's keys.
+func valueOf(cmd redis.Cmder) (value, keys string) {
 	args := cmd.Args()
 	if len(args) < 3 {
 		return "", ""
@@ -34,15 +35,15 @@ func valueOf(cmd redis.Cmder) (value, what string) {
 	if n := strings.ToLower(name); n != "evalsha" && n != "eval" {
 		return "", ""
 	}
-	keys, err := strconv.Atoi(fmt.Sprint(args[2]))
-	if err != nil || len(args) <= 3+keys {
+	n, err := strconv.Atoi(fmt.Sprint(args[2]))
+	if err != nil || len(args) <= 3+n {
 		return "", ""
 	}
-	v, _ := args[3+keys].(string)
+	v, _ := args[3+n].(string)
 	if len(v) < 24 || v[0] != 'L' || !lockValue.MatchString(v) {
 		return "", ""
 	}
-	return v, fmt.Sprint(args[3 : 3+keys])
+	return v, fmt.Sprint(args[3 : 3+n])
 }
 
 func (h orderHook) DialHook(next redis.DialHook) redis.DialHook { return next }

@@ -78,7 +78,7 @@ func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand
 		w.act(name, id, key, lock, false)
 		steps = 0
 	}
-	for step := range steps {
+	for range steps {
 		switch r.IntN(5) {
 		case 0: // act on the resource, after checking its validity (rule 4)
 			w.act(name, id, key, lock, w.cfg.Pauses && r.IntN(3) == 0)
@@ -106,7 +106,6 @@ func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand
 				return // lost: it no longer trusts the lock
 			}
 		}
-		_ = step
 	}
 	if r.IntN(5) == 0 {
 		w.logf("%s lets %s expire", name, key)
