@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -18,6 +19,8 @@ type fault struct {
 	n         int   // replies to lose
 	d         time.Duration
 	rate      float64
+	call      string // the kind of call whose replies are lost (callfaults.go)
+	id        int    // its place in the schedule
 }
 
 func (f fault) String() string {
@@ -30,6 +33,8 @@ func (f fault) String() string {
 		return fmt.Sprintf("lose %d replies of node %d to client %d", f.n, f.node, f.client)
 	case "drift":
 		return fmt.Sprintf("node %d clock rate %.4f", f.node, f.rate)
+	case "lose-call":
+		return fmt.Sprintf("lose the replies of client %d's next %s call on nodes %v, for %v", f.client, f.call, f.nodes, f.lasts)
 	case "jump":
 		return fmt.Sprintf("nodes %v clocks jump %v", f.nodes, f.d)
 	}
@@ -63,7 +68,7 @@ func (w *world) planFaults() []fault {
 	// Swarm testing: each schedule draws its faults from a random subset
 	// of the kinds, so that some schedules pile up crashes and partitions,
 	// others hangs and lost replies, where an even mix would dilute each.
-	kinds := []string{"crash-delayed", "crash-instant", "restart", "hang", "slow", "lose", "partition", "drift"}
+	kinds := []string{"crash-delayed", "crash-instant", "restart", "hang", "slow", "lose", "lose-call", "partition", "drift"}
 	if w.cfg.InstantRestarts {
 		kinds[0] = "crash-instant" // Redlock as published: no delayed restarts
 	}
@@ -86,6 +91,18 @@ func (w *world) planFaults() []fault {
 		on = []string{kinds[r.IntN(len(kinds))]}
 	}
 	w.logf("fault kinds %v", on)
+	calls := []string{"acquire", "release"} // the kinds of call the schedule makes
+	if w.fencing {
+		calls = append(calls, "fence")
+	}
+	for _, s := range w.steps {
+		switch s {
+		case "ttl":
+			calls = append(calls, "ttl")
+		case "refresh", "keepalive":
+			calls = append(calls, "refresh")
+		}
+	}
 	var out []fault
 	for range 4 + r.IntN(24) {
 		f := fault{at: time.Duration(r.Int64N(int64(opsFor))), node: r.IntN(n), client: r.IntN(clients)}
@@ -103,6 +120,13 @@ func (w *world) planFaults() []fault {
 			f.d = []time.Duration{20 * time.Millisecond, 150 * time.Millisecond}[r.IntN(2)]
 		case "lose":
 			f.n = 1 + r.IntN(3)
+		case "lose-call": // the call lands where its replies are lost
+			f.call, f.lasts = calls[r.IntN(len(calls))], dur(r, time.Second)
+			side := n - q + 1 // the call misses its quorum, and landed on every node
+			if r.IntN(2) == 0 {
+				side = 1 + r.IntN(n)
+			}
+			f.nodes = r.Perm(n)[:side]
 		case "partition":
 			f.lasts = 100*time.Millisecond + dur(r, 900*time.Millisecond)
 			side := n - q // a minority
@@ -110,6 +134,13 @@ func (w *world) planFaults() []fault {
 				side = q // a majority
 			}
 			f.nodes = r.Perm(n)[:side]
+			if l := len(losses); l > 0 && side == q && r.IntN(2) == 0 {
+				// Failures come together: the client keeps only the node
+				// that just came back empty, and others of its side.
+				crash := losses[l-1]
+				f.at = crash.at + crash.lasts + dur(r, 100*time.Millisecond)
+				f.nodes = slices.DeleteFunc(r.Perm(n), func(i int) bool { return i == crash.node })[:q]
+			}
 		case "jump": // past the longest ttl, on a quorum: every key there expires
 			f.d, f.nodes = maxTTL+dur(r, 2000*time.Millisecond), r.Perm(n)[:q]
 		case "drift":
@@ -136,7 +167,8 @@ func (w *world) planFaults() []fault {
 // it lasted, until ctx ends (the undos left are done by heal).
 func (w *world) runFaults(ctx context.Context, faults []fault) {
 	start := w.origin
-	for _, f := range faults {
+	for i, f := range faults {
+		f.id = i
 		select {
 		case <-time.After(time.Until(start.Add(f.at))):
 		case <-ctx.Done():
@@ -192,6 +224,8 @@ func (w *world) apply(f fault) {
 		})
 	case "drift":
 		nd.setRate(f.rate)
+	case "lose-call":
+		later(w.armCallFault(f.id, f.client, f.nodes, f.call))
 	case "jump":
 		for _, i := range f.nodes {
 			w.nodes[i].jumpBy(f.d)
@@ -210,6 +244,9 @@ func (w *world) heal() {
 		p.loseNext = 0
 	}
 	w.net.mu.Unlock()
+	w.mu.Lock()
+	w.callFaults = nil
+	w.mu.Unlock()
 }
 
 func (w *world) pendingFaults() int {

@@ -99,6 +99,11 @@ type world struct {
 
 	inFlight    map[[2]string]string // node and lock value: the keys of the call on its way
 	orderBroken []string             // calls of one lock on one node at once (order.go)
+	callFaults  []*callFault         // the faults waiting for a call (callfaults.go)
+	steps       []string             // what holders do in this schedule (workload.go)
+	exposures   []string             // moments a quorum could grant a trusted lock (exposure.go)
+	trusted     map[string]trusted   // the locks their holders trust, by id in the history
+	shorten     bool                 // holders refresh to shorter ttls only
 }
 
 func (w *world) logf(format string, args ...any) {
@@ -114,7 +119,7 @@ func (w *world) since(t time.Time) time.Duration { return t.Sub(w.origin) }
 
 func run(seed uint64, cfg Config) Result {
 	w := &world{seed: seed, cfg: cfg, rng: rand.New(rand.NewPCG(seed, 0x51ab)), origin: time.Now(),
-		hist: map[string]*history.History{}, inFlight: map[[2]string]string{}, store: map[string]uint64{}, tokens: map[string][]fenced{}}
+		hist: map[string]*history.History{}, inFlight: map[[2]string]string{}, trusted: map[string]trusted{}, store: map[string]uint64{}, tokens: map[string][]fenced{}}
 	n := 3 + 2*w.rng.IntN(2)
 	for range n {
 		rate := 1.0
@@ -141,6 +146,18 @@ func run(seed uint64, cfg Config) Result {
 	for _, k := range w.keys {
 		w.hist[k] = &history.History{}
 	}
+	// Swarm testing again: each schedule's holders do some of the things a
+	// holder can, so that a schedule of short refreshes is not diluted by
+	// KeepAlive, nor one of KeepAlive by acts.
+	for _, s := range holdSteps {
+		if w.rng.IntN(2) == 0 {
+			w.steps = append(w.steps, s)
+		}
+	}
+	if len(w.steps) == 0 {
+		w.steps = holdSteps
+	}
+	w.shorten = w.rng.IntN(2) == 0
 	lockers := 2 + w.rng.IntN(2)
 	for c := range lockers {
 		// Instances configured apart: one may wait for a node longer than
@@ -152,13 +169,16 @@ func run(seed uint64, cfg Config) Result {
 		w.timeout = append(w.timeout, timeouts[w.rng.IntN(len(timeouts))])
 		w.lockers = append(w.lockers, w.newLocker(c))
 	}
-	w.logf("nodes %d, lockers %d (node timeouts %v), keys %v, fencing %v, ttls %v, late chunks %.0f%% by up to %v, contention %v, config %+v",
-		n, lockers, w.timeout, w.keys, w.fencing, w.obtainTTLs, tail*100, tailMax, w.contention, cfg)
+	w.logf("nodes %d, lockers %d (node timeouts %v), keys %v, fencing %v, ttls %v, late chunks %.0f%% by up to %v, contention %v, holds %v (refreshes only shorter %v), config %+v",
+		n, lockers, w.timeout, w.keys, w.fencing, w.obtainTTLs, tail*100, tailMax, w.contention, w.steps, w.shorten, cfg)
 
 	faults := w.planFaults()
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { w.runFaults(ctx, faults) })
+	watching, unwatch := context.WithCancel(context.Background())
+	var watcher sync.WaitGroup
+	watcher.Go(func() { w.watchExposure(watching) })
 	for c := range w.lockers {
 		for k := range 1 + w.rng.IntN(3) {
 			r := rand.New(rand.NewPCG(seed, uint64(c*16+k+1)))
@@ -174,6 +194,8 @@ func run(seed uint64, cfg Config) Result {
 		w.logf("locker %d closed", i)
 	}
 	wg.Wait()
+	unwatch()
+	watcher.Wait()
 	w.heal()
 	time.Sleep(settleFor)
 	res := Result{Seed: seed, Violations: w.check()}
@@ -214,8 +236,13 @@ func (w *world) newLocker(c int) *quorumlock.Locker {
 			PoolSize:   1024,
 			MaxRetries: -1, // a retry's backoff would sleep holding a pub/sub mutex
 			Protocol:   2,
+			// Small buffers: clients dial often (a connection whose call
+			// timed out is closed), and the simulator's calls are small.
+			ReadBufferSize:  4 << 10,
+			WriteBufferSize: 4 << 10,
 		})
 		cl.AddHook(orderHook{w: w, node: i})
+		cl.AddHook(callFaultHook{w: w, client: c, node: i, timeout: timeout})
 		clients = append(clients, cl)
 		own = append(own, cl)
 	}
@@ -242,6 +269,7 @@ func (w *world) newLocker(c int) *quorumlock.Locker {
 // lease order, and nothing of a lock left on any node once it settled.
 func (w *world) check() []string {
 	out := append([]string(nil), w.orderBroken...)
+	out = append(out, w.exposures[:min(len(w.exposures), 3)]...)
 	for _, k := range w.keys {
 		rep := history.Check(*w.hist[k])
 		for _, v := range rep.Violations {

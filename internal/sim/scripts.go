@@ -30,6 +30,10 @@ type scripts struct {
 	mu sync.Mutex
 	l  *lua.LState
 	by map[string]*lua.FunctionProto // by sha1
+	// redis.call's way to miniredis and back, kept between calls.
+	buf bytes.Buffer
+	w   *bufio.Writer
+	r   *bufio.Reader
 }
 
 func newScripts(m *miniredis.Miniredis) *scripts {
@@ -42,7 +46,7 @@ func newScripts(m *miniredis.Miniredis) *scripts {
 		l.Push(lua.LString(lib.name))
 		l.Call(1, 0)
 	}
-	s := &scripts{m: m, l: l, by: map[string]*lua.FunctionProto{}}
+	s := &scripts{m: m, l: l, by: map[string]*lua.FunctionProto{}, w: bufio.NewWriter(nil), r: bufio.NewReader(nil)}
 	redisMod := l.NewTable()
 	redisMod.RawSetString("call", l.NewFunction(func(l *lua.LState) int { return s.call(l, false) }))
 	redisMod.RawSetString("pcall", l.NewFunction(func(l *lua.LState) int { return s.call(l, true) }))
@@ -122,16 +126,33 @@ func (s *scripts) load(src string) (*lua.FunctionProto, string, error) {
 	if p := s.by[sha]; p != nil {
 		return p, sha, nil
 	}
-	chunk, err := parse.Parse(strings.NewReader(src), "<script>")
-	if err != nil {
-		return nil, "", err
-	}
-	p, err := lua.Compile(chunk, "<script>")
+	p, err := compiled(sha, src)
 	if err != nil {
 		return nil, "", err
 	}
 	s.by[sha] = p
 	return p, sha, nil
+}
+
+// protos are the scripts compiled so far in this process, by sha1: a
+// compiled script is never changed, and every node's Lua state may run it.
+var protos sync.Map
+
+// compiled compiles src, whose sha1 is sha, once per process.
+func compiled(sha, src string) (*lua.FunctionProto, error) {
+	if p, ok := protos.Load(sha); ok {
+		return p.(*lua.FunctionProto), nil
+	}
+	chunk, err := parse.Parse(strings.NewReader(src), "<script>")
+	if err != nil {
+		return nil, err
+	}
+	p, err := lua.Compile(chunk, "<script>")
+	if err != nil {
+		return nil, err
+	}
+	protos.Store(sha, p)
+	return p, nil
 }
 
 // run runs a script with its keys and arguments and writes its reply.
@@ -180,11 +201,13 @@ func (s *scripts) call(l *lua.LState, protected bool) int {
 		l.RaiseError("This Redis command is not allowed from script")
 		return 0
 	}
-	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
-	s.m.Server().Dispatch(server.NewPeer(w), args)
-	w.Flush()
-	v, err := server.ParseReply(bufio.NewReader(&buf))
+	// The buffers are kept: a script runs alone on its node (s.mu).
+	s.buf.Reset()
+	s.w.Reset(&s.buf)
+	s.m.Server().Dispatch(server.NewPeer(s.w), args)
+	s.w.Flush()
+	s.r.Reset(&s.buf)
+	v, err := server.ParseReply(s.r)
 	if err != nil {
 		if !protected {
 			l.RaiseError("%s", err.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/quorumlock/quorumlock"
@@ -64,28 +65,37 @@ func (w *world) work(ctx context.Context, c int, name string, r *rand.Rand) {
 			w.obtains++
 			w.mu.Unlock()
 		}
-		w.hold(c, name, id, key, lock, r)
+		w.trust(id, name, key, lock)
+		w.hold(c, name, id, key, lock, ttl, r)
 	}
 }
+
+// holdSteps are what a holder may do between its obtain and its release;
+// each schedule's holders do some of them (run.go).
+var holdSteps = []string{"act", "ttl", "refresh", "sleep", "use-up", "keepalive"}
 
 // hold is what a holder does with its lock. After a refresh that failed
 // without losing the lock, it may go on trusting Deadline, as the API
 // allows: the validity is then the earlier of the old and the new ttl's.
-func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand.Rand) {
+func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, ttl time.Duration, r *rand.Rand) {
 	ttls := refreshTTLs
+	if w.shorten { // refreshes only to ttls below the obtain's, where there are
+		ttls = ttls[:max(1, slices.Index(ttls, ttl))]
+	}
 	steps := 1 + r.IntN(4)
 	if w.contention { // a brief hold: act, then release
 		w.act(name, id, key, lock, false)
 		steps = 0
 	}
 	for range steps {
-		switch r.IntN(5) {
-		case 0: // act on the resource, after checking its validity (rule 4)
+		step := w.steps[r.IntN(len(w.steps))]
+		switch step {
+		case "act": // on the resource, after checking its validity (rule 4)
 			w.act(name, id, key, lock, w.cfg.Pauses && r.IntN(3) == 0)
-		case 1:
+		case "ttl":
 			d, err := lock.TTLContext(context.Background())
 			w.logf("%s ttl %s: %v %v", name, key, d, short(err))
-		case 2:
+		case "refresh":
 			ttl := w.ttlFor(c, ttls[r.IntN(len(ttls))])
 			call := time.Now()
 			err := lock.RefreshContext(context.Background(), ttl)
@@ -97,12 +107,19 @@ func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand
 			w.record(key, history.Refresh{ID: id, Call: w.since(call), Ret: w.since(ret), OK: trusts, ValidUntil: w.since(lock.Deadline())})
 			w.logf("%s refresh %s to %v: %v", name, key, ttl, short(err))
 			if !trusts {
+				w.distrust(id)
 				return // it no longer trusts the lock
 			}
-		case 3:
+			if err != nil { // it trusts Deadline, and works until that nearly ends
+				time.Sleep(max(time.Until(lock.Deadline())-dur(r, 20*time.Millisecond), 0))
+			}
+		case "sleep":
 			time.Sleep(dur(r, ttls[0]))
-		case 4:
+		case "use-up": // work on until the validity nearly ends
+			time.Sleep(max(time.Until(lock.Deadline())-dur(r, 50*time.Millisecond), 0))
+		case "keepalive":
 			if !w.keepAlive(name, id, key, lock, r) {
+				w.distrust(id)
 				return // lost: it no longer trusts the lock
 			}
 		}
@@ -111,6 +128,7 @@ func (w *world) hold(c int, name, id, key string, lock *quorumlock.Lock, r *rand
 		w.logf("%s lets %s expire", name, key)
 		return
 	}
+	w.distrust(id)
 	call := time.Now()
 	err := lock.ReleaseContext(context.Background())
 	w.record(key, history.Release{ID: id, Call: w.since(call), Ret: w.since(time.Now())})
@@ -138,6 +156,7 @@ func (w *world) keepAlive(name, id, key string, lock *quorumlock.Lock, r *rand.R
 		case <-lock.Lost():
 			now := w.since(time.Now())
 			w.record(key, history.Refresh{ID: id, Call: now, Ret: now})
+			w.distrust(id)
 			w.logf("%s lost %s under keepalive", name, key)
 		case <-ctx.Done():
 		}

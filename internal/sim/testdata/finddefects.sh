@@ -18,7 +18,10 @@ root=$(cd "$here/../../.." && pwd)
 seeds=${SEEDS:-2000}
 seed=${SEED:-1}
 cd "$here/defects"
-patches=("$@")
+patches=()
+for a in "$@"; do # names or patterns of patches in defects/, from wherever it is run
+	for f in $(basename -a $a); do patches+=("$f"); done
+done
 [ ${#patches[@]} -gt 0 ] || patches=(*.patch)
 
 missed=0

@@ -1,0 +1,147 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// callKind names a Locker's script call by its keys (quorumlock's keys.go),
+// or "": "acquire", "refresh", "release", "fence" (the fencing write-back)
+// or "ttl". A fault may take aim at one kind.
+func callKind(cmd redis.Cmder) string {
+	args := cmd.Args()
+	if len(args) < 4 {
+		return ""
+	}
+	name, _ := args[0].(string)
+	if n := strings.ToLower(name); n != "evalsha" && n != "eval" {
+		return ""
+	}
+	n, err := strconv.Atoi(fmt.Sprint(args[2]))
+	if err != nil || n < 1 || len(args) < 3+n {
+		return ""
+	}
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprint(args[3+i])
+	}
+	is := func(k, kind string) bool { return strings.HasPrefix(k, keyPrefix+kind+":") }
+	switch {
+	case n == 1 && is(keys[0], "lock"):
+		return "ttl"
+	case n == 1 && is(keys[0], "fence"):
+		return "fence"
+	case n == 2 && is(keys[0], "lock"):
+		return "refresh"
+	case n >= 3 && is(keys[0], "lock") && keys[1] == keyPrefix+"node":
+		return "acquire"
+	case n == 3 && is(keys[0], "lock") && is(keys[1], "wait"):
+		return "release"
+	}
+	return ""
+}
+
+// callValue is the first argument of a script call: a lock's value (for a
+// fence write-back, its token).
+func callValue(cmd redis.Cmder) string {
+	args := cmd.Args()
+	n, _ := strconv.Atoi(fmt.Sprint(args[2]))
+	if len(args) <= 3+n {
+		return ""
+	}
+	return fmt.Sprint(args[3+n])
+}
+
+// callFaultHook carries out, for one client of one Locker and one node, the
+// faults aimed at a kind of call: the next such call runs on the node, and
+// its reply is lost. The client then waits as it would for a reply that
+// never comes: until its context ends or its read timeout passes.
+type callFaultHook struct {
+	w            *world
+	client, node int
+	timeout      time.Duration // the client's read timeout
+}
+
+// errLostReply is what a call whose reply was lost returns when its read
+// timeout passes first.
+type errLostReply struct{}
+
+func (errLostReply) Error() string   { return "sim: i/o timeout (the reply was lost)" }
+func (errLostReply) Timeout() bool   { return true }
+func (errLostReply) Temporary() bool { return true }
+
+func (h callFaultHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h callFaultHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		kind := callKind(cmd)
+		if kind == "" || !h.w.takeCallFault(h.client, h.node, kind, callValue(cmd)) {
+			return next(ctx, cmd)
+		}
+		_ = next(ctx, cmd) // it runs on the node
+		h.w.logf("client %d: the reply of node %d to its %s call is lost", h.client, h.node, kind)
+		t := time.NewTimer(h.timeout)
+		defer t.Stop()
+		var err error = errLostReply{}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-t.C:
+		}
+		cmd.SetErr(err)
+		return err
+	}
+}
+
+func (h callFaultHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next // the simulator's clients are used as they are: no pipelines
+}
+
+// callFault is a fault waiting for a call: the first call of its kind from
+// its client to one of its nodes, and the same call on the others (the
+// same lock value: one round), lose their replies.
+type callFault struct {
+	id, client int
+	kind       string
+	value      string       // the call's lock value, once the first node met it
+	left       map[int]bool // the nodes where it has not happened yet
+}
+
+// armCallFault makes the next call of kind from client lose its replies on
+// nodes, until it happened or disarm. id names the fault.
+func (w *world) armCallFault(id, client int, nodes []int, kind string) (disarm func()) {
+	f := &callFault{id: id, client: client, kind: kind, left: map[int]bool{}}
+	for _, n := range nodes {
+		f.left[n] = true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.callFaults = append(w.callFaults, f)
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.callFaults = slices.DeleteFunc(w.callFaults, func(o *callFault) bool { return o == f })
+	}
+}
+
+// takeCallFault reports whether a call of kind from client to node, of the
+// lock value, is to lose its reply, using the fault up there.
+func (w *world) takeCallFault(client, node int, kind, value string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, f := range w.callFaults {
+		if f.client != client || f.kind != kind || !f.left[node] || f.value != "" && f.value != value {
+			continue
+		}
+		f.value = value
+		delete(f.left, node)
+		return true
+	}
+	return false
+}
