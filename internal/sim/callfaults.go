@@ -12,8 +12,9 @@ import (
 )
 
 // callKind names a Locker's script call by its keys (quorumlock's keys.go),
-// or "": "acquire", "refresh", "release", "fence" (the fencing write-back)
-// or "ttl". A fault may take aim at one kind.
+// or "": "acquire", "refresh", "release", "fence" (the fencing write-back),
+// "ttl" or "marker" (the restart quarantine's reads, marks, announces and
+// commits). A fault may take aim at one kind.
 func callKind(cmd redis.Cmder) string {
 	args := cmd.Args()
 	if len(args) < 4 {
@@ -37,6 +38,8 @@ func callKind(cmd redis.Cmder) string {
 		return "ttl"
 	case n == 1 && is(keys[0], "fence"):
 		return "fence"
+	case n == 1 && keys[0] == keyPrefix+"node":
+		return "marker"
 	case n == 2 && is(keys[0], "lock"):
 		return "refresh"
 	case n >= 3 && is(keys[0], "lock") && keys[1] == keyPrefix+"node":
@@ -59,20 +62,21 @@ func callValue(cmd redis.Cmder) string {
 }
 
 // callFaultHook carries out, for one client of one Locker and one node, the
-// faults aimed at a kind of call: the next such call runs on the node, and
-// its reply is lost. The client then waits as it would for a reply that
-// never comes: until its context ends or its read timeout passes.
+// faults aimed at a kind of call (callFault): the call's reply is lost
+// after it ran, or the call never reaches the node, or it reaches it late.
+// The client waits as it would for a reply that does not come in time:
+// until its context ends or its read timeout passes.
 type callFaultHook struct {
 	w            *world
 	client, node int
 	timeout      time.Duration // the client's read timeout
 }
 
-// errLostReply is what a call whose reply was lost returns when its read
-// timeout passes first.
+// errLostReply is what a call whose reply did not come returns when its
+// read timeout passes first.
 type errLostReply struct{}
 
-func (errLostReply) Error() string   { return "sim: i/o timeout (the reply was lost)" }
+func (errLostReply) Error() string   { return "sim: i/o timeout (no reply)" }
 func (errLostReply) Timeout() bool   { return true }
 func (errLostReply) Temporary() bool { return true }
 
@@ -81,11 +85,48 @@ func (h callFaultHook) DialHook(next redis.DialHook) redis.DialHook { return nex
 func (h callFaultHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		kind := callKind(cmd)
-		if kind == "" || !h.w.takeCallFault(h.client, h.node, kind, callValue(cmd)) {
+		if kind == "" {
 			return next(ctx, cmd)
 		}
-		_ = next(ctx, cmd) // it runs on the node
-		h.w.logf("client %d: the reply of node %d to its %s call is lost", h.client, h.node, kind)
+		f := h.w.takeCallFault(h.client, h.node, kind, callValue(cmd))
+		if f == nil {
+			return next(ctx, cmd)
+		}
+		reply := make(chan error, 1)
+		switch f.how {
+		case "lose": // it runs on the node; its reply is lost
+			_ = next(ctx, cmd)
+			h.w.logf("client %d: the reply of node %d to its %s call is lost", h.client, h.node, kind)
+		case "drop": // it never reaches the node
+			h.w.logf("client %d: its %s call to node %d is lost on the way", h.client, kind, h.node)
+		case "late": // it reaches the node after d, on a call of its own
+			h.w.logf("client %d: its %s call to node %d is late by %v", h.client, kind, h.node, f.d)
+			late := redis.NewCmd(context.Background(), cmd.Args()...)
+			go func() { // it outlives the call when the call gives up first
+				time.Sleep(f.d)
+				reply <- next(context.Background(), late)
+			}()
+			t := time.NewTimer(h.timeout)
+			defer t.Stop()
+			select {
+			case err := <-reply:
+				if c, ok := cmd.(*redis.Cmd); ok && err == nil {
+					c.SetVal(late.Val())
+					return nil
+				}
+				if err == nil {
+					err = errLostReply{}
+				}
+				cmd.SetErr(err)
+				return err
+			case <-ctx.Done():
+				cmd.SetErr(ctx.Err())
+				return ctx.Err()
+			case <-t.C:
+				cmd.SetErr(errLostReply{})
+				return errLostReply{}
+			}
+		}
 		t := time.NewTimer(h.timeout)
 		defer t.Stop()
 		var err error = errLostReply{}
@@ -105,18 +146,21 @@ func (h callFaultHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 
 // callFault is a fault waiting for a call: the first call of its kind from
 // its client to one of its nodes, and the same call on the others (the
-// same lock value: one round), lose their replies.
+// same lock value: one round), meet it: how is "lose" (the reply is lost
+// after the call ran), "drop" (the call never reaches the node) or "late"
+// (it reaches the node after d).
 type callFault struct {
 	id, client int
-	kind       string
+	kind, how  string
+	d          time.Duration
 	value      string       // the call's lock value, once the first node met it
 	left       map[int]bool // the nodes where it has not happened yet
 }
 
 // armCallFault makes the next call of kind from client lose its replies on
 // nodes, until it happened or disarm. id names the fault.
-func (w *world) armCallFault(id, client int, nodes []int, kind string) (disarm func()) {
-	f := &callFault{id: id, client: client, kind: kind, left: map[int]bool{}}
+func (w *world) armCallFault(id, client int, nodes []int, kind, how string, d time.Duration) (disarm func()) {
+	f := &callFault{id: id, client: client, kind: kind, how: how, d: d, left: map[int]bool{}}
 	for _, n := range nodes {
 		f.left[n] = true
 	}
@@ -130,9 +174,9 @@ func (w *world) armCallFault(id, client int, nodes []int, kind string) (disarm f
 	}
 }
 
-// takeCallFault reports whether a call of kind from client to node, of the
-// lock value, is to lose its reply, using the fault up there.
-func (w *world) takeCallFault(client, node int, kind, value string) bool {
+// takeCallFault returns the fault a call of kind from client to node, of
+// the lock value, meets, using it up there; nil when none.
+func (w *world) takeCallFault(client, node int, kind, value string) *callFault {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, f := range w.callFaults {
@@ -141,7 +185,7 @@ func (w *world) takeCallFault(client, node int, kind, value string) bool {
 		}
 		f.value = value
 		delete(f.left, node)
-		return true
+		return f
 	}
-	return false
+	return nil
 }

@@ -19,7 +19,7 @@ type fault struct {
 	n         int   // replies to lose
 	d         time.Duration
 	rate      float64
-	call      string // the kind of call whose replies are lost (callfaults.go)
+	call, how string // the kind of call, and what becomes of it (callfaults.go)
 	id        int    // its place in the schedule
 }
 
@@ -34,7 +34,7 @@ func (f fault) String() string {
 	case "drift":
 		return fmt.Sprintf("node %d clock rate %.4f", f.node, f.rate)
 	case "lose-call":
-		return fmt.Sprintf("lose the replies of client %d's next %s call on nodes %v, for %v", f.client, f.call, f.nodes, f.lasts)
+		return fmt.Sprintf("%s (late by %v) client %d's next %s call on nodes %v, for %v", f.how, f.d, f.client, f.call, f.nodes, f.lasts)
 	case "jump":
 		return fmt.Sprintf("nodes %v clocks jump %v", f.nodes, f.d)
 	}
@@ -44,12 +44,14 @@ func (f fault) String() string {
 // planFaults chooses the run's faults from the seed. Inside the model,
 // fewer than a quorum of nodes lose their data within any window of the
 // longest ttl (rule 2), none at all with fencing (its counters must never be
-// lost), drift stays within the allowance and no clock jumps.
+// lost), drift stays within the allowance and no clock jumps. Half the
+// schedules of the contention workload have call faults only (callfaults.go),
+// the other half none.
 func (w *world) planFaults() []fault {
-	if w.contention {
+	r := w.rng
+	if w.contention && r.IntN(2) == 0 {
 		return nil
 	}
-	r := w.rng
 	n, clients := len(w.nodes), len(w.lockers)
 	q := n/2 + 1
 	var losses []fault // the data-losing crashes so far
@@ -90,8 +92,14 @@ func (w *world) planFaults() []fault {
 	if len(on) == 0 {
 		on = []string{kinds[r.IntN(len(kinds))]}
 	}
+	if w.contention { // no node fails: only calls meet the congested network
+		on = []string{"lose-call"}
+	}
 	w.logf("fault kinds %v", on)
 	calls := []string{"acquire", "release"} // the kinds of call the schedule makes
+	if !w.cfg.InstantRestarts {
+		calls = append(calls, "marker")
+	}
 	if w.fencing {
 		calls = append(calls, "fence")
 	}
@@ -120,8 +128,10 @@ func (w *world) planFaults() []fault {
 			f.d = []time.Duration{20 * time.Millisecond, 150 * time.Millisecond}[r.IntN(2)]
 		case "lose":
 			f.n = 1 + r.IntN(3)
-		case "lose-call": // the call lands where its replies are lost
+		case "lose-call": // the replies lost after the call ran, or the call lost or late on its way
 			f.call, f.lasts = calls[r.IntN(len(calls))], dur(r, time.Second)
+			f.how = []string{"lose", "drop", "late"}[r.IntN(3)]
+			f.d = []time.Duration{20 * time.Millisecond, 60 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond}[r.IntN(4)]
 			side := n - q + 1 // the call misses its quorum, and landed on every node
 			if r.IntN(2) == 0 {
 				side = 1 + r.IntN(n)
@@ -225,7 +235,7 @@ func (w *world) apply(f fault) {
 	case "drift":
 		nd.setRate(f.rate)
 	case "lose-call":
-		later(w.armCallFault(f.id, f.client, f.nodes, f.call))
+		later(w.armCallFault(f.id, f.client, f.nodes, f.call, f.how, f.d))
 	case "jump":
 		for _, i := range f.nodes {
 			w.nodes[i].jumpBy(f.d)
