@@ -20,12 +20,16 @@ type fault struct {
 	d         time.Duration
 	rate      float64
 	call, how string // the kind of call, and what becomes of it (callfaults.go)
+	split     bool   // a partition that also cuts every other client from the client's side
 	id        int    // its place in the schedule
 }
 
 func (f fault) String() string {
 	switch f.kind {
 	case "partition":
+		if f.split {
+			return fmt.Sprintf("split client %d from nodes %v, and every other client from the rest, for %v", f.client, f.nodes, f.lasts)
+		}
 		return fmt.Sprintf("partition client %d from nodes %v for %v", f.client, f.nodes, f.lasts)
 	case "slow":
 		return fmt.Sprintf("slow node %d for client %d by %v for %v", f.node, f.client, f.d, f.lasts)
@@ -70,7 +74,7 @@ func (w *world) planFaults() []fault {
 	// Swarm testing: each schedule draws its faults from a random subset
 	// of the kinds, so that some schedules pile up crashes and partitions,
 	// others hangs and lost replies, where an even mix would dilute each.
-	kinds := []string{"crash-delayed", "crash-instant", "restart", "hang", "slow", "lose", "lose-call", "partition", "drift"}
+	kinds := []string{"crash-delayed", "crash-instant", "crash-split", "restart", "hang", "slow", "lose", "lose-call", "partition", "drift"}
 	if w.cfg.InstantRestarts {
 		kinds[0] = "crash-instant" // Redlock as published: no delayed restarts
 	}
@@ -113,6 +117,7 @@ func (w *world) planFaults() []fault {
 	}
 	var out []fault
 	for range 4 + r.IntN(24) {
+		split := false
 		f := fault{at: time.Duration(r.Int64N(int64(opsFor))), node: r.IntN(n), client: r.IntN(clients)}
 		switch f.kind = on[r.IntN(len(on))]; f.kind {
 		case "crash-delayed": // empty, and back after the longest ttl
@@ -144,13 +149,8 @@ func (w *world) planFaults() []fault {
 				side = q // a majority
 			}
 			f.nodes = r.Perm(n)[:side]
-			if l := len(losses); l > 0 && side == q && r.IntN(2) == 0 {
-				// Failures come together: the client keeps only the node
-				// that just came back empty, and others of its side.
-				crash := losses[l-1]
-				f.at = crash.at + crash.lasts + dur(r, 100*time.Millisecond)
-				f.nodes = slices.DeleteFunc(r.Perm(n), func(i int) bool { return i == crash.node })[:q]
-			}
+		case "crash-split": // a crash as the network splits (below)
+			f.kind, f.lasts, split = "crash-instant", dur(r, 50*time.Millisecond), true
 		case "jump": // past the longest ttl, on a quorum: every key there expires
 			f.d, f.nodes = maxTTL+dur(r, 2000*time.Millisecond), r.Perm(n)[:q]
 		case "drift":
@@ -168,6 +168,16 @@ func (w *world) planFaults() []fault {
 			losses = append(losses, f)
 		}
 		out = append(out, f)
+		if split {
+			// Failures come together: as the node crashes, the network
+			// splits, one client on a side with the nodes that came back
+			// empty lately, every other client and node on the other.
+			p := fault{kind: "partition", split: true, at: f.at + dur(r, f.lasts), lasts: 100*time.Millisecond + dur(r, 900*time.Millisecond), client: r.IntN(clients)}
+			p.nodes = slices.DeleteFunc(r.Perm(n), func(i int) bool {
+				return slices.ContainsFunc(losses, func(o fault) bool { return o.node == i && max(f.at-o.at, o.at-f.at) < maxTTL })
+			})
+			out = append(out, p)
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].at < out[j].at })
 	return out
@@ -224,12 +234,21 @@ func (w *world) apply(f fault) {
 	case "lose":
 		w.net.loseReplies(f.client, f.node, f.n)
 	case "partition":
-		for _, i := range f.nodes {
-			w.net.cutPath(f.client, i, true)
+		cut := func(c, i int) bool { return slices.Contains(f.nodes, i) == (c == f.client) }
+		for c := range w.lockers {
+			for i := range w.nodes {
+				if (c == f.client || f.split) && cut(c, i) {
+					w.net.cutPath(c, i, true)
+				}
+			}
 		}
 		later(func() {
-			for _, i := range f.nodes {
-				w.net.cutPath(f.client, i, false)
+			for c := range w.lockers {
+				for i := range w.nodes {
+					if (c == f.client || f.split) && cut(c, i) {
+						w.net.cutPath(c, i, false)
+					}
+				}
 			}
 		})
 	case "drift":
