@@ -2,9 +2,7 @@ package sim
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,22 +14,15 @@ import (
 // "ttl" or "marker" (the restart quarantine's reads, marks, announces and
 // commits). A fault may take aim at one kind.
 func callKind(cmd redis.Cmder) string {
-	args := cmd.Args()
-	if len(args) < 4 {
+	k, _, ok := scriptCall(cmd)
+	if !ok || len(k) == 0 {
 		return ""
 	}
-	name, _ := args[0].(string)
-	if n := strings.ToLower(name); n != "evalsha" && n != "eval" {
-		return ""
+	keys := make([]string, len(k))
+	for i := range k {
+		keys[i], _ = k[i].(string)
 	}
-	n, err := strconv.Atoi(fmt.Sprint(args[2]))
-	if err != nil || n < 1 || len(args) < 3+n {
-		return ""
-	}
-	keys := make([]string, n)
-	for i := range keys {
-		keys[i] = fmt.Sprint(args[3+i])
-	}
+	n := len(keys)
 	is := func(k, kind string) bool { return strings.HasPrefix(k, keyPrefix+kind+":") }
 	switch {
 	case n == 1 && is(keys[0], "lock"):
@@ -53,12 +44,12 @@ func callKind(cmd redis.Cmder) string {
 // callValue is the first argument of a script call: a lock's value (for a
 // fence write-back, its token).
 func callValue(cmd redis.Cmder) string {
-	args := cmd.Args()
-	n, _ := strconv.Atoi(fmt.Sprint(args[2]))
-	if len(args) <= 3+n {
+	_, argv, _ := scriptCall(cmd)
+	if len(argv) == 0 {
 		return ""
 	}
-	return fmt.Sprint(args[3+n])
+	v, _ := argv[0].(string)
+	return v
 }
 
 // callFaultHook carries out, for one client of one Locker and one node, the

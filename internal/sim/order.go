@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -20,30 +19,67 @@ type orderHook struct {
 	node int
 }
 
-// lockValue matches a lock's value: the owner, "/", 16 random bytes in
-// base64url.
-var lockValue = regexp.MustCompile(`^L[0-9]+/[A-Za-z0-9_-]{22}$`)
+// isLockValue reports whether v looks like a lock's value: the owner ("L"
+// and digits), "/", 16 random bytes in base64url (22 characters).
+func isLockValue(v string) bool {
+	slash := strings.IndexByte(v, '/')
+	if slash < 2 || v[0] != 'L' || len(v)-slash-1 != 22 {
+		return false
+	}
+	for _, c := range v[1:slash] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	for _, c := range v[slash+1:] {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// scriptCall returns the keys and arguments of a script call (EVAL or
+// EVALSHA), or false.
+func scriptCall(cmd redis.Cmder) (keys, argv []any, ok bool) {
+	args := cmd.Args()
+	if len(args) < 3 {
+		return nil, nil, false
+	}
+	name, _ := args[0].(string)
+	if name != "evalsha" && name != "eval" && !strings.EqualFold(name, "evalsha") && !strings.EqualFold(name, "eval") {
+		return nil, nil, false
+	}
+	var n int
+	switch v := args[2].(type) {
+	case int:
+		n = v
+	case string:
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			return nil, nil, false
+		}
+	default:
+		return nil, nil, false
+	}
+	if n < 0 || len(args) < 3+n {
+		return nil, nil, false
+	}
+	return args[3 : 3+n], args[3+n:], true
+}
 
 // valueOf returns the lock value a script call carries, or "", and the
 // call's keys.
 func valueOf(cmd redis.Cmder) (value, keys string) {
-	args := cmd.Args()
-	if len(args) < 3 {
+	k, argv, ok := scriptCall(cmd)
+	if !ok || len(argv) == 0 {
 		return "", ""
 	}
-	name, _ := args[0].(string)
-	if n := strings.ToLower(name); n != "evalsha" && n != "eval" {
+	v, _ := argv[0].(string)
+	if !isLockValue(v) {
 		return "", ""
 	}
-	n, err := strconv.Atoi(fmt.Sprint(args[2]))
-	if err != nil || len(args) <= 3+n {
-		return "", ""
-	}
-	v, _ := args[3+n].(string)
-	if len(v) < 24 || v[0] != 'L' || !lockValue.MatchString(v) {
-		return "", ""
-	}
-	return v, fmt.Sprint(args[3 : 3+n])
+	return v, fmt.Sprint(k)
 }
 
 func (h orderHook) DialHook(next redis.DialHook) redis.DialHook { return next }

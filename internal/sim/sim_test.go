@@ -24,12 +24,14 @@ var (
 // 30 seeds, against 14 of 30 on two Ps, when measured). A schedule ran no
 // slower so.
 //
-// The garbage collector runs at a quarter of its default pace: a schedule's
-// live heap is small, and GC was a fifth of the CPU (200 schedules: 17.3 s
-// against 20.7 s).
+// The garbage collector runs at a sixteenth of its default pace (a quarter
+// under -race, whose shadow memory grows with the heap): a schedule's live
+// heap is small, and GC was a fifth of the CPU (200 schedules: 17.3 s at
+// GOGC 400 against 20.7 s at 100; 300 schedules: 26.9 s at 1600 against
+// 28.7 s at 400, with 420 MB of memory at most).
 func TestMain(m *testing.M) {
 	runtime.GOMAXPROCS(1)
-	debug.SetGCPercent(400)
+	debug.SetGCPercent(1600 / raceScale)
 	os.Exit(m.Run())
 }
 
