@@ -180,7 +180,10 @@ func (k *Lock) Refresh(ttl time.Duration) bool {
 // RefreshContext sets the lock's remaining time to ttl where it still holds
 // it, and takes it again on nodes that lost it (a restart, an eviction) while
 // it is still valid on a quorum. It succeeds only if a quorum agreed before
-// the old validity ran out. Errors: ErrLockNotHeld once the lock is lost (it
+// the old validity ran out. A shorter ttl shortens the validity (Deadline,
+// TTL) but not the nodes' time for the key, which a refresh only lengthens
+// (a refresh's call may reach a node after a later one's): others get the
+// key once that passes, or at once after Release. Errors: ErrLockNotHeld once the lock is lost (it
 // is then removed from every node); a *QuorumError when too many nodes
 // failed, or the context's error when ctx ended during the round: the lock
 // then stays valid until the earlier of its old deadline and the new ttl's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quorumlock/quorumlock/internal/nodeset"
+	"github.com/quorumlock/quorumlock/quorum"
 )
 
 // TestRefreshRacingExpiry: the validity runs out (Lost closes) just as a
@@ -84,4 +85,46 @@ func TestShorteningRefreshThatMisses(t *testing.T) {
 			t.Fatalf("validity %v after a cancelled refresh to 1s that landed on node 0", left)
 		}
 	})
+}
+
+// TestLateRefreshDoesNotShorten: a refresh's call may reach a node after a
+// later refresh's (the client gave up on it, and it was still on its way).
+// One that set a shorter time there would cut the later validity on that
+// node, and with enough such nodes let another client in while the holder
+// trusts its Deadline (found by the simulator: internal/sim, late refresh
+// calls). A refresh only ever lengthens a key's time on a node.
+func TestLateRefreshDoesNotShorten(t *testing.T) {
+	nodes := nodeset.Mini(t, 3)
+	l := newTestLocker(t, nodes)
+	ctx := context.Background()
+	lock, err := l.ObtainContext(ctx, "k", time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.RefreshContext(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	late := l.refreshCall(lock.rkey, lock.value, time.Second) // an earlier refresh, arriving now
+	for i, n := range nodes.Nodes {
+		if r := late(ctx, i); r.Vote != quorum.Yes {
+			t.Fatalf("node %d: the late refresh: %+v, want yes (the node holds the lock)", i, r)
+		}
+		if d := n.M.TTL(lock.rkey); d <= 30*time.Second {
+			t.Fatalf("node %d: the key's time is %v after a late refresh to 1s arrived, want the minute of the refresh after it", i, d)
+		}
+	}
+	d, err := lock.TTLContext(ctx)
+	if err != nil || d <= 30*time.Second {
+		t.Fatalf("TTL = %v, %v after the late refresh; want about a minute", d, err)
+	}
+	// A refresh to a shorter ttl still shortens what the holder may trust.
+	if err := lock.RefreshContext(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Until(lock.Deadline()); left > time.Second {
+		t.Fatalf("Deadline %v ahead after Refresh(1s), want at most 1s", left)
+	}
+	if d := lock.TTL(); d > time.Second {
+		t.Fatalf("TTL %v after Refresh(1s), want at most 1s", d)
+	}
 }

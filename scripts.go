@@ -150,7 +150,9 @@ return 1`)
 	ttlScript = newScript(1, `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pttl", KEYS[1]) else return -3 end`)
 
 	// refreshScript sets the remaining time of KEYS[1] to ARGV[2] ms where
-	// it holds the value ARGV[1] (1); where the key is gone and ARGV[3] is
+	// it holds the value ARGV[1] and has less left (1: a refresh never
+	// shortens it, for a refresh's call may arrive after a later one's:
+	// docs/safety.md); where the key is gone and ARGV[3] is
 	// "1", takes it again (2); else 0. With ARGV[4] "q" or "v" (as for
 	// acquireScript), the node's marker KEYS[2] must be marked during this
 	// start (0 when not) and allow the ttl (4 when not: it must be announced
@@ -164,7 +166,10 @@ if ARGV[4] ~= "" then
   if not c then return 0 end
   if c < tonumber(ARGV[2]) then return 4 end
 end
-if v == ARGV[1] then redis.call("pexpire", KEYS[1], ARGV[2]) return 1 end
+if v == ARGV[1] then
+  if redis.call("pttl", KEYS[1]) < tonumber(ARGV[2]) then redis.call("pexpire", KEYS[1], ARGV[2]) end
+  return 1
+end
 redis.call("set", KEYS[1], ARGV[1], "px", ARGV[2])
 return 2`)
 )
