@@ -33,7 +33,7 @@ func callKind(cmd redis.Cmder) string {
 		return "marker"
 	case n == 2 && is(keys[0], "lock"):
 		return "refresh"
-	case n >= 3 && is(keys[0], "lock") && keys[1] == keyPrefix+"node":
+	case n >= 3 && is(keys[0], "lock") && is(keys[2], "fence"): // keys[1] the marker, or the lock again with the quarantine off
 		return "acquire"
 	case n == 3 && is(keys[0], "lock") && is(keys[1], "wait"):
 		return "release"
@@ -84,6 +84,8 @@ func (h callFaultHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			return next(ctx, cmd)
 		}
 		reply := make(chan error, 1)
+		t := time.NewTimer(h.timeout) // the client waits from the moment it sends
+		defer t.Stop()
 		switch f.how {
 		case "lose": // it runs on the node; its reply is lost
 			_ = next(ctx, cmd)
@@ -97,8 +99,6 @@ func (h callFaultHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 				time.Sleep(f.d)
 				reply <- next(context.Background(), late)
 			}()
-			t := time.NewTimer(h.timeout)
-			defer t.Stop()
 			select {
 			case err := <-reply:
 				if c, ok := cmd.(*redis.Cmd); ok && err == nil {
@@ -118,8 +118,6 @@ func (h callFaultHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 				return errLostReply{}
 			}
 		}
-		t := time.NewTimer(h.timeout)
-		defer t.Stop()
 		var err error = errLostReply{}
 		select {
 		case <-ctx.Done():
@@ -174,7 +172,9 @@ func (w *world) takeCallFault(client, node int, kind, value string) *callFault {
 		if f.client != client || f.kind != kind || !f.left[node] || f.value != "" && f.value != value {
 			continue
 		}
-		f.value = value
+		if kind != "marker" { // a marker call's first argument is no lock value: the next one on each node
+			f.value = value
+		}
 		delete(f.left, node)
 		return f
 	}

@@ -66,12 +66,16 @@ func (w *world) watchExposure(ctx context.Context) {
 
 // exposed checks the exposure of t's key while its holder trusts it, and
 // records a violation when a quorum could grant the key. It reports false
-// once t's Deadline has passed, or it recorded the violation.
+// once t's Deadline has passed, or it recorded the violation (once per
+// lock).
 func (w *world) exposed(t trusted) bool {
 	const margin = time.Millisecond // an act's length: the holder trusts the lock that long
 	left := time.Until(t.lock.Deadline())
-	if left <= margin {
-		return false
+	switch {
+	case left <= 0:
+		return false // no refresh can succeed now: its trust is over
+	case left <= margin:
+		return true // too late to act on; a refresh may still move Deadline on
 	}
 	var open []string
 	for i, nd := range w.nodes {

@@ -108,6 +108,9 @@ func (w *world) planFaults() []fault {
 		calls = append(calls, "fence")
 	}
 	for _, s := range w.steps {
+		if w.contention {
+			break // its holders only act
+		}
 		switch s {
 		case "ttl":
 			calls = append(calls, "ttl")
