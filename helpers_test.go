@@ -1,6 +1,7 @@
 package quorumlock
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -39,3 +40,31 @@ func within(t testing.TB, began time.Time, what string) {
 // on nodes after their round was decided) have finished. Only for tests that
 // start no call meanwhile.
 func settle(l *Locker) { l.bg.Wait() }
+
+// obtainEverywhere obtains key for ttl and returns the lock once it is
+// held on every node: on fresh nodes a first obtain may land on a quorum
+// only (a node whose marker did not yet allow the ttl refuses it), and
+// tests of the waiters need every node to list each waiter's attempts.
+func obtainEverywhere(t testing.TB, nodes *nodeset.Set, l *Locker, key string, ttl time.Duration) *Lock {
+	t.Helper()
+	deadline := time.Now().Add(hangBound * 5)
+	for {
+		lock, err := l.ObtainContext(context.Background(), key, ttl, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		everywhere := true
+		for _, n := range nodes.Nodes {
+			everywhere = everywhere && n.M.Exists(l.lockKey(key))
+		}
+		if everywhere {
+			return lock
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lock on %s is not on every node", key)
+		}
+		if err := lock.ReleaseContext(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -81,10 +81,7 @@ func TestWaitersAcrossLockersTakeTurns(t *testing.T) {
 	opts := []Option{WithNodeTimeout(30 * time.Second), slowPolling}
 	holder := newTestLocker(t, nodes, opts...)
 	ctx := context.Background()
-	lock, err := holder.ObtainContext(ctx, "k", 5*time.Minute, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lock := obtainEverywhere(t, nodes, holder, "k", 5*time.Minute)
 	const n = 6
 	served := make(chan int, n)
 	for i := range n {
@@ -145,10 +142,7 @@ func TestGoneWaiterCostsAGrace(t *testing.T) {
 	slow := WithNodeTimeout(5 * time.Second) // a call that is slow under load still lands
 	holder := newTestLocker(t, nodes, slowPolling, slow)
 	ctx := context.Background()
-	lock, err := holder.ObtainContext(ctx, "k", time.Minute, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lock := obtainEverywhere(t, nodes, holder, "k", time.Minute)
 	far := float64(time.Now().Add(time.Hour).UnixMilli())
 	for _, node := range nodes.Nodes {
 		node.M.ZAdd(holder.waitKey("k"), 1, "ghost") // came first, long ago
@@ -189,9 +183,7 @@ func TestWaiterLeavesTheNodes(t *testing.T) {
 	nodes := nodeset.Mini(t, 3)
 	l := newTestLocker(t, nodes, WithNodeTimeout(2*time.Second)) // a call that is slow under load still lands
 	ctx := context.Background()
-	if _, err := l.ObtainContext(ctx, "k", time.Minute, 0); err != nil { // held throughout
-		t.Fatal(err)
-	}
+	obtainEverywhere(t, nodes, l, "k", time.Minute) // held throughout
 	if _, err := l.ObtainContext(ctx, "k", time.Minute, 500*time.Millisecond); !errors.Is(err, ErrNotObtained) {
 		t.Fatalf("wait ran out: %v, want ErrNotObtained", err)
 	}
@@ -217,30 +209,8 @@ func heldThroughout(t *testing.T) (*nodeset.Set, *Locker, Option) {
 	nodes := nodeset.Mini(t, 3)
 	slow := WithNodeTimeout(2 * time.Second)
 	holder := newTestLocker(t, nodes, slow)
-	// On fresh nodes the first obtain may land on a quorum only: a node
-	// whose marker did not yet allow the ttl refuses it (quarantine.go).
-	// The tests need the key held on every node: then every node lists
-	// each waiter's attempts.
-	deadline := time.Now().Add(wakeBound)
-	for {
-		lock, err := holder.ObtainContext(context.Background(), "k", time.Minute, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		everywhere := true
-		for _, n := range nodes.Nodes {
-			everywhere = everywhere && n.M.Exists(holder.lockKey("k"))
-		}
-		if everywhere {
-			return nodes, holder, slow
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the holder's lock is not on every node")
-		}
-		if err := lock.ReleaseContext(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	obtainEverywhere(t, nodes, holder, "k", time.Minute)
+	return nodes, holder, slow
 }
 
 // TestClosedWaiterLeavesTheNodes: a waiter whose Locker is closed while it

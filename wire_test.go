@@ -79,10 +79,7 @@ func TestRedsyncConnPath(t *testing.T) {
 		l.nodes[i].wire = nil
 	}
 	ctx := context.Background()
-	lock, err := l.ObtainContext(ctx, "k", time.Minute, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lock := obtainEverywhere(t, nodes, l, "k", time.Minute) // then every node lists the waiter below
 	if ttl, err := lock.TTLContext(ctx); err != nil || ttl <= 0 {
 		t.Fatalf("TTL: %v, %v", ttl, err)
 	}
