@@ -183,11 +183,11 @@ func (k *Lock) Refresh(ttl time.Duration) bool {
 // the old validity ran out. A shorter ttl shortens the validity (Deadline,
 // TTL) but not the nodes' time for the key, which a refresh only lengthens
 // (a refresh's call may reach a node after a later one's): others get the
-// key once that passes, or at once after Release. Errors: ErrLockNotHeld once the lock is lost (it
-// is then removed from every node); a *QuorumError when too many nodes
-// failed, or the context's error when ctx ended during the round: the lock
-// then stays valid until the earlier of its old deadline and the new ttl's
-// (the refresh may have landed on some nodes); ErrInvalidTTL.
+// key once that passes, or at once after Release. Errors: ErrLockNotHeld
+// once the lock is lost (it is then removed from every node); a
+// *QuorumError when too many nodes failed, or the context's error when ctx
+// ended during the round: the lock then stays valid until the earlier of
+// its old deadline and the new ttl's; ErrInvalidTTL.
 func (k *Lock) RefreshContext(ctx context.Context, ttl time.Duration) error {
 	if k == nil {
 		return ErrLockNotHeld
