@@ -132,7 +132,10 @@ func bareQuorumLoss(jump bool, opts []quorumlock.Option) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	b, idb := s.obtain(1, s.ttl, 0)
+	// B may wait a second, far less than A's validity: on a busy machine
+	// its first round can fail on a slow node, and the schedule is about
+	// what B gets while A holds.
+	b, idb := s.obtain(1, s.ttl, time.Second)
 	if b != nil {
 		s.act(b, idb)
 	}
