@@ -83,9 +83,10 @@ func (h callFaultHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if f == nil {
 			return next(ctx, cmd)
 		}
-		reply := make(chan error, 1)
+		var reply chan error          // the late call's, when there is one
 		t := time.NewTimer(h.timeout) // the client waits from the moment it sends
 		defer t.Stop()
+		late := redis.NewCmd(context.Background(), cmd.Args()...)
 		switch f.how {
 		case "lose": // it runs on the node; its reply is lost
 			_ = next(ctx, cmd)
@@ -94,32 +95,22 @@ func (h callFaultHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			h.w.logf("client %d: its %s call to node %d is lost on the way", h.client, kind, h.node)
 		case "late": // it reaches the node after d, on a call of its own
 			h.w.logf("client %d: its %s call to node %d is late by %v", h.client, kind, h.node, f.d)
-			late := redis.NewCmd(context.Background(), cmd.Args()...)
+			reply = make(chan error, 1)
 			go func() { // it outlives the call when the call gives up first
 				time.Sleep(f.d)
 				reply <- next(context.Background(), late)
 			}()
-			select {
-			case err := <-reply:
-				if c, ok := cmd.(*redis.Cmd); ok && err == nil {
-					c.SetVal(late.Val())
-					return nil
-				}
-				if err == nil {
-					err = errLostReply{}
-				}
-				cmd.SetErr(err)
-				return err
-			case <-ctx.Done():
-				cmd.SetErr(ctx.Err())
-				return ctx.Err()
-			case <-t.C:
-				cmd.SetErr(errLostReply{})
-				return errLostReply{}
-			}
 		}
 		var err error = errLostReply{}
 		select {
+		case err = <-reply: // never for lose and drop: a nil channel
+			if c, ok := cmd.(*redis.Cmd); ok && err == nil {
+				c.SetVal(late.Val())
+				return nil
+			}
+			if err == nil {
+				err = errLostReply{}
+			}
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-t.C:
