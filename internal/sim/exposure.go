@@ -13,13 +13,15 @@ import (
 )
 
 // The exposure judge (docs/safety.md, *Mutual exclusion*): while a holder
-// trusts its lock, before its Deadline, fewer than a quorum of nodes could
-// grant the key to another client. A node could when the key is absent
+// trusts its lock, fewer than a quorum of nodes could grant the key to
+// another client before its Deadline. A node could when the key is absent
 // there (gone by the node's own clock) and the node grants: its marker is
-// marked, and its restart quarantine is over (with the quarantine off, any
-// node without the key). The history checker finds two holders only when a
-// second client happens to obtain in the window; this judge finds the
-// window, each time a holder acts on its trust.
+// marked, and its restart quarantine is over or ends before the Deadline
+// (with the quarantine off, any node without the key); or when the key
+// there expires before the Deadline, by the node's clock at its rate. The
+// history checker finds two holders only when a second client happens to
+// obtain in the window; this judge finds the window, from the moment the
+// nodes' state opens it.
 
 // trusted is a lock its holder trusts.
 type trusted struct {
@@ -79,31 +81,39 @@ func (w *world) exposed(t trusted) bool {
 	}
 	var open []string
 	for i, nd := range w.nodes {
-		if why := nd.grants(keyPrefix+"lock:{"+t.key+"}", !w.cfg.InstantRestarts); why != "" {
+		if why := nd.grantsWithin(keyPrefix+"lock:{"+t.key+"}", !w.cfg.InstantRestarts, left-margin); why != "" {
 			open = append(open, fmt.Sprintf("node %d %s", i, why))
 		}
 	}
 	if q := len(w.nodes)/2 + 1; len(open) >= q {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.exposures = append(w.exposures, fmt.Sprintf("key %s: %s trusts its lock for %v more at %v, and %d nodes could grant the key to another client, quorum %d: %s",
+		w.exposures = append(w.exposures, fmt.Sprintf("key %s: %s trusts its lock for %v more at %v, and %d nodes could grant the key to another client before then, quorum %d: %s",
 			t.key, t.name, left, w.since(time.Now()), len(open), q, strings.Join(open, "; ")))
 		return false // once per lock
 	}
 	return true
 }
 
-// grants says why the node would grant rkey to a client now ("" when it
-// would not): the key is absent, and with the quarantine on the node's
-// marker is marked and its quarantine over.
-func (n *node) grants(rkey string, quarantine bool) string {
+// grantsWithin says why the node could grant rkey to a client within d
+// ("" when it could not), if nothing changes on it meanwhile: the key is
+// absent, or expires within d by the node's clock at its rate, and with
+// the quarantine on the node's marker is marked and its quarantine ends
+// within d.
+func (n *node) grantsWithin(rkey string, quarantine bool, d time.Duration) string {
 	n.tick()
 	n.mu.Lock()
-	nowMS := n.clock().UnixMilli()
+	nowMS, rate := n.clock().UnixMilli(), n.rate
 	n.mu.Unlock()
+	real := func(ms int64) time.Duration { // node ms from now, in the bubble's time
+		return time.Duration(float64(ms) * float64(time.Millisecond) / rate)
+	}
 	n.sc.mu.Lock() // not in the middle of a script
 	defer n.sc.mu.Unlock()
 	if n.m.Exists(rkey) {
+		if ttl := n.m.TTL(rkey); ttl > 0 && time.Duration(float64(ttl)/rate) < d {
+			return fmt.Sprintf("holds the key for %v only", ttl.Round(time.Microsecond))
+		}
 		return ""
 	}
 	if !quarantine {
@@ -119,7 +129,7 @@ func (n *node) grants(rkey string, quarantine bool) string {
 		return ""
 	}
 	g, err := strconv.ParseInt(f[2], 10, 64)
-	if err != nil || g > nowMS {
+	if err != nil || real(g-nowMS) >= d {
 		return ""
 	}
 	return fmt.Sprintf("lacks the key, marked %s", strings.Join(f[:3], ":"))

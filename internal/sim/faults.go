@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"time"
@@ -21,6 +22,8 @@ type fault struct {
 	rate      float64
 	call, how string // the kind of call, and what becomes of it (callfaults.go)
 	split     bool   // a partition that also cuts every other client from the client's side
+	least     bool   // a split whose client's side keeps the least informed markers (aim.go)
+	then      *fault // a fault that follows this one, at its at after it
 	id        int    // its place in the schedule
 }
 
@@ -120,7 +123,6 @@ func (w *world) planFaults() []fault {
 	}
 	var out []fault
 	for range 4 + r.IntN(24) {
-		split := false
 		f := fault{at: time.Duration(r.Int64N(int64(opsFor))), node: r.IntN(n), client: r.IntN(clients)}
 		switch f.kind = on[r.IntN(len(on))]; f.kind {
 		case "crash-delayed": // empty, and back after the longest ttl
@@ -152,8 +154,13 @@ func (w *world) planFaults() []fault {
 				side = q // a majority
 			}
 			f.nodes = r.Perm(n)[:side]
-		case "crash-split": // a crash as the network splits (below)
-			f.kind, f.lasts, split = "crash-instant", dur(r, 50*time.Millisecond), true
+		case "crash-split": // a crash as the network splits
+			f.kind, f.lasts = "crash-instant", dur(r, 50*time.Millisecond)
+			// Failures come together: as the node crashes, the network
+			// splits, one client on a side with the nodes that came back
+			// empty lately, every other client and node on the other (the
+			// sides are drawn when it happens: apply).
+			f.then = &fault{kind: "partition", split: true, at: dur(r, f.lasts), lasts: 100*time.Millisecond + dur(r, 900*time.Millisecond), client: r.IntN(clients)}
 		case "jump": // past the longest ttl, on a quorum: every key there expires
 			f.d, f.nodes = maxTTL+dur(r, 2000*time.Millisecond), r.Perm(n)[:q]
 		case "drift":
@@ -171,16 +178,6 @@ func (w *world) planFaults() []fault {
 			losses = append(losses, f)
 		}
 		out = append(out, f)
-		if split {
-			// Failures come together: as the node crashes, the network
-			// splits, one client on a side with the nodes that came back
-			// empty lately, every other client and node on the other.
-			p := fault{kind: "partition", split: true, at: f.at + dur(r, f.lasts), lasts: 100*time.Millisecond + dur(r, 900*time.Millisecond), client: r.IntN(clients)}
-			p.nodes = slices.DeleteFunc(r.Perm(n), func(i int) bool {
-				return slices.ContainsFunc(losses, func(o fault) bool { return o.node == i && max(f.at-o.at, o.at-f.at) < maxTTL })
-			})
-			out = append(out, p)
-		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].at < out[j].at })
 	return out
@@ -197,32 +194,71 @@ func (w *world) runFaults(ctx context.Context, faults []fault) {
 		case <-ctx.Done():
 			return
 		}
+		if f.kind == "crash-delayed" || f.kind == "crash-instant" {
+			// It waits for its moment (aim.go) on its own: the faults
+			// after it keep theirs.
+			w.pendingAdd(1)
+			go func() {
+				defer w.pendingAdd(-1)
+				if w.await(ctx, f) {
+					w.apply(f)
+				}
+			}()
+			continue
+		}
 		w.logf("fault: %v", f)
 		w.apply(f)
 	}
 }
 
+// after runs do after d, counted among the faults still to be undone.
+func (w *world) after(d time.Duration, do func()) {
+	w.pendingAdd(1)
+	time.AfterFunc(d, func() {
+		do()
+		w.pendingAdd(-1)
+	})
+}
+
+func (w *world) pendingAdd(n int) {
+	w.mu.Lock()
+	w.pending += n
+	w.mu.Unlock()
+}
+
 // apply makes f happen, and schedules its end.
 func (w *world) apply(f fault) {
-	nd := w.nodes[f.node]
-	later := func(do func()) {
-		w.mu.Lock()
-		w.pending++
-		w.mu.Unlock()
-		time.AfterFunc(f.lasts, func() {
-			do()
-			w.mu.Lock()
-			w.pending--
-			w.mu.Unlock()
-		})
+	now := w.since(time.Now())
+	if f.kind == "crash-delayed" || f.kind == "crash-instant" {
+		node, lose := w.aim(f)
+		f.node = node
+		if !lose {
+			f.kind = "restart" // rule 2: it keeps the data
+		}
+		w.logf("fault: %v", f)
 	}
+	if f.split {
+		keep := w.splitSide(f, now) // aim.go
+		f.nodes = slices.DeleteFunc(w.allNodes(), func(i int) bool { return slices.Contains(keep, i) })
+		w.logf("fault: %v", f)
+	}
+	nd := w.nodes[f.node]
+	later := func(do func()) { w.after(f.lasts, do) }
 	switch f.kind {
 	case "crash-delayed", "crash-instant":
+		w.lost(f.node, now, f.lasts)
+		w.lostData(f.node)
 		nd.setDown(true)
 		w.net.cutNode(f.node)
 		nd.flush()
 		nd.restarted()
 		later(func() { nd.setDown(false); w.logf("node %d back, empty", f.node) })
+		if f.then == nil && f.kind == "crash-instant" && w.atMarkers(f) {
+			// As it comes back, a client meets it with the markers that
+			// know least.
+			r := rand.New(rand.NewPCG(w.seed, 0x5b12+uint64(f.id)))
+			f.then = &fault{kind: "partition", split: true, least: true, at: f.lasts, lasts: 100*time.Millisecond + dur(r, 900*time.Millisecond), client: r.IntN(len(w.lockers))}
+		}
 	case "restart":
 		nd.setDown(true)
 		w.net.cutNode(f.node)
@@ -262,6 +298,10 @@ func (w *world) apply(f fault) {
 		for _, i := range f.nodes {
 			w.nodes[i].jumpBy(f.d)
 		}
+	}
+	if next := f.then; next != nil {
+		next.id = f.id
+		w.after(next.at, func() { w.apply(*next) })
 	}
 }
 

@@ -50,6 +50,14 @@ func (n *node) tick() {
 	n.sc.mu.Unlock()
 }
 
+// has reports whether the node holds key now, by its own clock.
+func (n *node) has(key string) bool {
+	n.tick()
+	n.sc.mu.Lock() // not in the middle of a script
+	defer n.sc.mu.Unlock()
+	return n.m.Exists(key)
+}
+
 // flush empties the node, between two scripts.
 func (n *node) flush() {
 	n.sc.mu.Lock()

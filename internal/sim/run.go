@@ -104,6 +104,9 @@ type world struct {
 	exposures   []string             // moments a quorum could grant a trusted lock (exposure.go)
 	trusted     map[string]trusted   // the locks their holders trust, by id in the history
 	shorten     bool                 // holders refresh to shorter ttls only
+	losses      []loss               // the crashes that lost a node's data, as they happened (aim.go)
+	mjMu        sync.Mutex           // guards mj; taken inside a node's script mutex
+	mj          *markerJudge         // nil with the quarantine off (markers.go)
 }
 
 func (w *world) logf(format string, args ...any) {
@@ -127,6 +130,12 @@ func run(seed uint64, cfg Config) Result {
 			rate += (w.rng.Float64()*2 - 1) * 0.004 // within the drift allowance
 		}
 		w.nodes = append(w.nodes, newNode(rate))
+	}
+	if !cfg.InstantRestarts { // with the quarantine on: markers to judge
+		w.mj = newMarkerJudge(n)
+		for i, nd := range w.nodes {
+			nd.sc.after = func() { w.afterScript(i) }
+		}
 	}
 	// Half the schedules inside the model are of the contention workload:
 	// no node fails, but the network is congested, the instances are
@@ -270,6 +279,9 @@ func (w *world) newLocker(c int) *quorumlock.Locker {
 func (w *world) check() []string {
 	out := append([]string(nil), w.orderBroken...)
 	out = append(out, w.exposures[:min(len(w.exposures), 3)]...)
+	if w.mj != nil {
+		out = append(out, w.mj.found...)
+	}
 	for _, k := range w.keys {
 		rep := history.Check(*w.hist[k])
 		for _, v := range rep.Violations {

@@ -29,7 +29,9 @@ type scripts struct {
 	m  *miniredis.Miniredis
 	mu sync.Mutex
 	l  *lua.LState
-	by map[string]*lua.FunctionProto // by sha1
+	// after, when set, is called after each script, with mu held.
+	after func()
+	by    map[string]*lua.FunctionProto // by sha1
 	// redis.call's way to miniredis and back, kept between calls.
 	buf bytes.Buffer
 	w   *bufio.Writer
@@ -114,6 +116,9 @@ func (s *scripts) hook(c *server.Peer, cmd string, args ...string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.run(c, proto, args[2:2+n], args[2+n:])
+	if s.after != nil {
+		s.after()
+	}
 	return true
 }
 
