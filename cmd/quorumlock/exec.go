@@ -48,9 +48,17 @@ If the lock is lost while COMMAND runs (a quorum of nodes no longer holds it,
 or it could not be refreshed before its validity ran out), COMMAND gets
 SIGTERM, then SIGKILL if it is still running --grace later, and quorumlock
 exits 76 once COMMAND has ended. SIGINT, SIGTERM and SIGHUP sent to quorumlock
-are passed on to COMMAND; the lock is held until COMMAND exits. Signals go to
-COMMAND's process only, not to its children: a shell script should exec its
-last command, or trap the signal and pass it on.
+are passed on to COMMAND; the lock is held until COMMAND exits.
+
+COMMAND runs in a process group of its own, and every signal goes to the whole
+group: a shell script's children get it too. When COMMAND exits, whatever it
+left running in its group is killed before the lock is released. Should
+quorumlock itself die (SIGKILL, the OOM killer), a guard process kills the
+group at once (on Linux COMMAND's process also gets SIGKILL from the kernel).
+A process that leaves the group (setsid, a daemon) is on its own. From a
+terminal, COMMAND gets the terminal's foreground on Linux; elsewhere a COMMAND
+that reads the terminal stops. Outside Unix only COMMAND's process is
+signalled, and it outlives quorumlock.
 
 COMMAND's environment gets:
   QUORUMLOCK_KEY    the lock's key
@@ -155,8 +163,11 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 	cmd.Env = append(os.Environ(),
 		"QUORUMLOCK_FENCE="+strconv.FormatUint(lock.Fence(), 10),
 		"QUORUMLOCK_KEY="+*key)
-	cmd.WaitDelay = time.Second // when stdout is a pipe a leftover child keeps open
+	cmd.WaitDelay = time.Second   // when stdout is a pipe a leftover child keeps open
+	cmd.SysProcAttr = groupAttr() // a process group of its own (group_unix.go)
+	started, ended := guard(stderr)
 	if err := cmd.Start(); err != nil {
+		ended()
 		release(lock, stderr)
 		fmt.Fprintf(stderr, "quorumlock exec: %v\n", err)
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
@@ -165,8 +176,12 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 		return exitCannotExecute
 	}
 
+	started(cmd.Process.Pid)
 	lost := superviseCommand(cmd, lock, lossCtx, sigs, *grace, stderr)
 	status := commandStatus(cmd)
+	endGroup(cmd) // what it left running in its group goes before the lock
+	ended()
+	restoreForeground(cmd)
 	select {
 	case <-lock.Lost():
 		if !lost { // lost as the command ended: its last moments were unguarded
@@ -267,7 +282,7 @@ func superviseCommand(cmd *exec.Cmd, lock *quorumlock.Lock, lossCtx context.Cont
 		case <-kill:
 			kill = nil
 			fmt.Fprintf(stderr, "quorumlock exec: the command still runs %v after SIGTERM: sending SIGKILL\n", grace)
-			cmd.Process.Kill()
+			signalGroup(cmd, syscall.SIGKILL)
 		}
 	}
 }
@@ -279,13 +294,9 @@ func lossCause(lossCtx context.Context) error {
 	return context.Cause(lossCtx)
 }
 
-// signalCommand sends sig to the command's process; where signals cannot be
-// sent (Windows), it kills the process.
-func signalCommand(cmd *exec.Cmd, sig os.Signal) {
-	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		cmd.Process.Kill()
-	}
-}
+// signalCommand sends sig to the command's process group (its process
+// alone outside Unix, where a process that cannot be signalled is killed).
+func signalCommand(cmd *exec.Cmd, sig os.Signal) { signalGroup(cmd, sig) }
 
 // commandStatus is the exit status a shell reports for the ended command:
 // its exit code, or 128+n when signal n killed it.

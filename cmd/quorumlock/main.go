@@ -54,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runExec(args[1:], stdout, stderr)
 	case "status":
 		return runStatus(args[1:], stdout, stderr)
+	case guardArg: // exec's guard (group_unix.go), not for users
+		return runGuard()
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
