@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -67,7 +70,9 @@ COMMAND's environment gets:
                     rejects tokens lower than one it has seen
 
 quorumlock reads:
-  QUORUMLOCK_NODES  the nodes, when --nodes is not given
+  QUORUMLOCK_NODES  the nodes, when --nodes is not given; COMMAND gets it only
+                    when none of its URLs holds a user or password, or with
+                    --pass-nodes
 
 ` + nodesHelp + `
 Exit status:
@@ -92,6 +97,7 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 		ttl   = fs.Duration("ttl", 0, "ttl of the lock, renewed while COMMAND runs (required; e.g. 30s)")
 		wait  = fs.Duration("wait", 0, "how long to wait for the lock when it is held elsewhere (0: one attempt)")
 		grace = fs.Duration("grace", 10*time.Second, "after the lock is lost, how long COMMAND has between SIGTERM and SIGKILL")
+		pass  = fs.Bool("pass-nodes", false, "pass "+quorumlock.EnvNodes+" on to COMMAND even when it holds a password")
 	)
 	nodes := addNodeFlags(fs)
 	fs.Usage = func() {
@@ -160,7 +166,7 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(commandEnv(os.Environ(), *pass),
 		"QUORUMLOCK_FENCE="+strconv.FormatUint(lock.Fence(), 10),
 		"QUORUMLOCK_KEY="+*key)
 	cmd.WaitDelay = time.Second   // when stdout is a pipe a leftover child keeps open
@@ -333,6 +339,31 @@ func signalNumber(s os.Signal) int {
 		return int(n)
 	}
 	return 0
+}
+
+// commandEnv is quorumlock's environment for the command: without
+// QUORUMLOCK_NODES when one of its URLs holds credentials (a user, a
+// password, or a URL that does not parse), unless pass.
+func commandEnv(env []string, pass bool) []string {
+	if pass {
+		return env
+	}
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		v, ok := strings.CutPrefix(kv, quorumlock.EnvNodes+"=")
+		return ok && holdsCredentials(v)
+	})
+}
+
+// holdsCredentials reports whether a list of node URLs names a user or a
+// password anywhere (or does not parse, and might).
+func holdsCredentials(list string) bool {
+	for _, raw := range quorumlock.SplitURLs(list) {
+		u, err := url.Parse(raw)
+		if err != nil || u.User != nil || u.Query().Has("password") || u.Query().Has("username") {
+			return true
+		}
+	}
+	return false
 }
 
 // release releases the lock, telling w when that failed; nil does nothing.
