@@ -5,16 +5,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alicebob/miniredis/v2"
 )
 
 // TestExecKeepsPasswordsFromTheCommand: QUORUMLOCK_NODES with a password
 // does not reach the command unless --pass-nodes asks for it; without one
 // it does.
 func TestExecKeepsPasswordsFromTheCommand(t *testing.T) {
-	nodes := startNodes(t, 3)
-	for _, m := range nodes.ms {
-		m.RequireAuth("s3cret")
-	}
+	nodes := startNodesWith(t, 3, func(m *miniredis.Miniredis) { m.RequireAuth("s3cret") })
 	withPassword := strings.ReplaceAll(nodes.flag(), "redis://", "redis://:s3cret@")
 	open := startNodes(t, 3)
 	for _, c := range []struct {

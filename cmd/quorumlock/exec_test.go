@@ -85,9 +85,17 @@ type testNodes struct {
 
 func startNodes(t *testing.T, n int) *testNodes {
 	t.Helper()
+	return startNodesWith(t, n, func(*miniredis.Miniredis) {})
+}
+
+// startNodesWith is startNodes with each node set up by setup before it
+// starts (miniredis's settings are not safe to change once it serves).
+func startNodesWith(t *testing.T, n int, setup func(*miniredis.Miniredis)) *testNodes {
+	t.Helper()
 	s := &testNodes{}
 	for range n {
 		m := miniredis.NewMiniRedis()
+		setup(m)
 		if err := m.Start(); err != nil {
 			t.Fatalf("start miniredis: %v", err)
 		}
