@@ -118,6 +118,9 @@ func parseNodeURLs(urls []string, nodeTimeout time.Duration) ([]*redis.Options, 
 // parseNodeURL parses one node URL into client options fit for locking.
 // Its errors never repeat the URL, which may hold a password.
 func parseNodeURL(raw string, nodeTimeout time.Duration) (*redis.Options, error) {
+	if !strings.Contains(raw, "://") { // never quoted: it may hold a password
+		return nil, errors.New("no scheme: add redis:// (rediss:// for TLS, unix:// for a socket), e.g. redis://host:6379")
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error

@@ -94,9 +94,9 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		key   = fs.String("key", "", "name of the lock (required)")
-		ttl   = fs.Duration("ttl", 0, "ttl of the lock, renewed while COMMAND runs (required; e.g. 30s)")
-		wait  = fs.Duration("wait", 0, "how long to wait for the lock when it is held elsewhere (0: one attempt)")
-		grace = fs.Duration("grace", 10*time.Second, "after the lock is lost, how long COMMAND has between SIGTERM and SIGKILL")
+		ttl   = durationFlag(fs, "ttl", 0, "ttl of the lock, a `duration` renewed while COMMAND runs (required; e.g. 30s)")
+		wait  = durationFlag(fs, "wait", 0, "how long to wait for the lock when it is held elsewhere, a `duration` (0: one attempt)")
+		grace = durationFlag(fs, "grace", 10*time.Second, "after the lock is lost, how long COMMAND has between SIGTERM and SIGKILL, a `duration`")
 		pass  = fs.Bool("pass-nodes", false, "pass "+quorumlock.EnvNodes+" on to COMMAND even when it holds a password")
 	)
 	nodes := addNodeFlags(fs)
@@ -104,14 +104,10 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, execUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return parseStatus(err)
+	if status, ok := parseFlags(fs, "exec", args, stderr); !ok {
+		return status
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "quorumlock exec: "+format+"\n", a...)
-		fmt.Fprintln(stderr, "Run 'quorumlock exec -h' for usage.")
-		return exitUsage
-	}
+	usageErr := func(format string, a ...any) int { return usageError(stderr, "exec", format, a...) }
 	switch {
 	case *key == "":
 		return usageErr("--key is required")
@@ -152,13 +148,13 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 	case isConfigError(err):
 		return usageErr("%v", err)
 	case err != nil:
-		fmt.Fprintf(stderr, "quorumlock exec: lock %q not obtained: %s\n", *key, notObtainedReason(locker, *key, *wait, err))
+		fmt.Fprintf(stderr, "quorumlock exec: lock %q not obtained: %s\n", *key, message(notObtainedReason(locker, *key, *wait, err)))
 		return exitNotObtained
 	}
 
 	if err := lock.KeepAlive(ctx); err != nil {
 		release(lock, stderr)
-		fmt.Fprintf(stderr, "quorumlock exec: lock %q lost before the command could start: %v\n", *key, err)
+		fmt.Fprintf(stderr, "quorumlock exec: lock %q lost before the command could start: %s\n", *key, message(err.Error()))
 		return exitNotObtained
 	}
 	// Lost closes when the lock ends; lossCtx follows it, asynchronously, with the cause.
@@ -192,7 +188,7 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 	case <-lock.Lost():
 		if !lost { // lost as the command ended: its last moments were unguarded
 			lost = true
-			fmt.Fprintf(stderr, "quorumlock exec: lost the lock %q as the command ended: %v\n", *key, lossCause(lossCtx))
+			fmt.Fprintf(stderr, "quorumlock exec: lost the lock %q as the command ended: %s\n", *key, message(lossCause(lossCtx).Error()))
 		}
 	default:
 	}
@@ -280,8 +276,8 @@ func superviseCommand(cmd *exec.Cmd, lock *quorumlock.Lock, lossCtx context.Cont
 			signalCommand(cmd, s)
 		case <-lostCh:
 			lostCh, lost = nil, true
-			fmt.Fprintf(stderr, "quorumlock exec: lost the lock %q while the command ran: %v: sending SIGTERM to the command (pid %d)\n",
-				lock.Key(), lossCause(lossCtx), cmd.Process.Pid)
+			fmt.Fprintf(stderr, "quorumlock exec: lost the lock %q while the command ran: %s: sending SIGTERM to the command (pid %d)\n",
+				lock.Key(), message(lossCause(lossCtx).Error()), cmd.Process.Pid)
 			signalCommand(cmd, syscall.SIGTERM)
 			killTimer = time.NewTimer(grace)
 			kill = killTimer.C
@@ -376,8 +372,8 @@ func release(lock *quorumlock.Lock, w io.Writer) {
 	switch err := lock.ReleaseContext(ctx); {
 	case err == nil:
 	case errors.Is(err, quorumlock.ErrLockNotHeld):
-		fmt.Fprintf(w, "quorumlock exec: releasing the lock %q: it was no longer held: %v\n", lock.Key(), err)
+		fmt.Fprintf(w, "quorumlock exec: releasing the lock %q: it was no longer held: %s\n", lock.Key(), message(err.Error()))
 	default:
-		fmt.Fprintf(w, "quorumlock exec: releasing the lock %q: %v (the nodes that kept it free it at its ttl)\n", lock.Key(), err)
+		fmt.Fprintf(w, "quorumlock exec: releasing the lock %q: %s (the nodes that kept it free it at its ttl)\n", lock.Key(), message(err.Error()))
 	}
 }

@@ -476,7 +476,7 @@ func execUsageErrors(t *testing.T) {
 		{[]string{"exec", "--key", "k", "--ttl", "5s", "--wait", "-1s", "true"}, "negative"},
 		{[]string{"exec", "--key", "k", "--ttl", "5s", "--grace", "-1s", "true"}, "negative"},
 		{[]string{"exec", "--bogus"}, "flag provided but not defined"},
-		{[]string{"exec", "--ttl", "soon"}, "invalid value"},
+		{[]string{"exec", "--ttl", "soon"}, "not a duration"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(c.args, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), c.want) {

@@ -56,6 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runStatus(args[1:], stdout, stderr)
 	case guardArg: // exec's guard (group_unix.go), not for users
 		return runGuard()
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, version())
+		return exitOK
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

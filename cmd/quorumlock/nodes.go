@@ -35,7 +35,8 @@ type nodeFlags struct {
 func addNodeFlags(fs *flag.FlagSet) *nodeFlags {
 	f := &nodeFlags{}
 	fs.StringVar(&f.nodes, "nodes", "", "comma-separated node URLs (default $"+quorumlock.EnvNodes+")")
-	fs.DurationVar(&f.nodeTimeout, "node-timeout", quorumlock.DefaultNodeTimeout, "how long a round waits for one node")
+	f.nodeTimeout = quorumlock.DefaultNodeTimeout
+	fs.Var(&durationValue{d: &f.nodeTimeout, name: "node-timeout"}, "node-timeout", "how long a round waits for one node, a `duration`")
 	return f
 }
 

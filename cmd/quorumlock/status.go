@@ -57,20 +57,16 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, statusUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return parseStatus(err)
+	if status, ok := parseFlags(fs, "status", args, stderr); !ok {
+		return status
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "quorumlock status: "+format+"\n", a...)
-		fmt.Fprintln(stderr, "Run 'quorumlock status -h' for usage.")
-		return exitUsage
-	}
+	usageErr := func(format string, a ...any) int { return usageError(stderr, "status", format, a...) }
 	if fs.NArg() == 0 {
 		return usageErr("no KEY given")
 	}
 	key := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil { // flags may follow the key
-		return parseStatus(err)
+	if status, ok := parseFlags(fs, "status", fs.Args()[1:], stderr); !ok { // flags may follow the key
+		return status
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q after KEY", fs.Arg(0))
@@ -86,13 +82,13 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		if isConfigError(err) {
 			return usageErr("%v", err)
 		}
-		fmt.Fprintln(stderr, "quorumlock status:", err)
+		fmt.Fprintln(stderr, "quorumlock status:", message(err.Error()))
 		return exitFail
 	}
 	state := quorumState(st, locker.Quorum())
 	if *asJSON {
 		if err := printStatusJSON(stdout, st, state, locker.Quorum()); err != nil {
-			fmt.Fprintln(stderr, "quorumlock status:", err)
+			fmt.Fprintln(stderr, "quorumlock status:", message(err.Error()))
 			return exitFail
 		}
 	} else {
