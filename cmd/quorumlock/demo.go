@@ -11,8 +11,9 @@ import (
 	"github.com/quorumlock/quorumlock"
 )
 
-// runDemo runs the seed's three examples on five embedded nodes. Standard
-// output carries exactly the lines the seed prints; headings go to stderr.
+// runDemo runs the three examples of the single-node Locker's
+// documentation (BeeORM) on five embedded nodes. Standard output carries
+// their lines, and the third example's Refresh; headings go to stderr.
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -66,7 +67,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// twoClients is the seed's first two examples: A and B ask for test_lock at
+// twoClients is the documentation's first two examples: A and B ask for test_lock at
 // the same time, A a moment first; B waits up to waitTimeout. The channels
 // only fix the order in which the two goroutines start each step.
 func twoClients(locker *quorumlock.Locker, out io.Writer, waitTimeout time.Duration) {
@@ -83,7 +84,7 @@ func twoClients(locker *quorumlock.Locker, out io.Writer, waitTimeout time.Durat
 	wg.Wait()
 }
 
-// testLock is the seed's testLock, with two hooks: asked runs after GETTING
+// testLock is the documentation's testLock, with two hooks: asked runs after GETTING
 // is printed, tried once the attempt is over and its outcome printed.
 func testLock(locker *quorumlock.Locker, out io.Writer, name string, waitTimeout time.Duration, asked, tried func()) {
 	fmt.Fprintf(out, "GETTING LOCK %s\n", name)
@@ -103,7 +104,7 @@ func testLock(locker *quorumlock.Locker, out io.Writer, name string, waitTimeout
 	fmt.Fprintf(out, "RELEASING LOCK %s\n", name)
 }
 
-// ttlAndRefresh is the seed's third example. Seconds are rounded: the TTL is
+// ttlAndRefresh is the documentation's third example. Seconds are rounded: the TTL is
 // what is certain on a quorum after the drift allowance, a little under 5s.
 func ttlAndRefresh(locker *quorumlock.Locker, out io.Writer) {
 	lock, obtained := locker.Obtain("test", 5*time.Second, 0)
@@ -122,6 +123,7 @@ func ttlAndRefresh(locker *quorumlock.Locker, out io.Writer) {
 		fmt.Fprintln(out, "LOST LOCK")
 		return
 	}
+	fmt.Fprintln(out, "REFRESHED LOCK FOR 2 SECONDS")
 	fmt.Fprintf(out, "WILL EXPIRE IN %d SECONDS\n", seconds())
 }
 

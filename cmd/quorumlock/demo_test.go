@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// The seed's output, lines for lines, except the last line of the third
-// example: the seed prints 5 there, but its code refreshes the lock to 2s.
+// The output of the single-node Locker's documented examples, line for
+// line, with the third example's Refresh shown: the lock is refreshed to
+// 2s, so it will expire in 2 (the documentation says 5 there).
 const seedOutput = `GETTING LOCK A
 GETTING LOCK B
 GOT LOCK A
@@ -21,6 +22,7 @@ RELEASING LOCK B
 GOT LOCK FOR 5 SECONDS
 WILL EXPIRE IN 4 SECONDS
 WILL EXPIRE IN 3 SECONDS
+REFRESHED LOCK FOR 2 SECONDS
 WILL EXPIRE IN 2 SECONDS
 `
 

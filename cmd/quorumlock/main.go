@@ -1,6 +1,6 @@
 // Command quorumlock runs the quorumlock demo and tools.
 //
-//	quorumlock demo    the seed's three examples on five embedded nodes
+//	quorumlock demo    the single-node Locker's three examples on five embedded nodes
 //	quorumlock chaos   a fault-injection campaign under a mutual-exclusion checker
 //	quorumlock exec    run a command while holding a lock (flock(1) across machines)
 //	quorumlock status  what the nodes say of a lock: holder, remaining time, quorum
