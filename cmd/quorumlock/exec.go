@@ -63,6 +63,10 @@ terminal, COMMAND gets the terminal's foreground on Linux; elsewhere a COMMAND
 that reads the terminal stops. Outside Unix only COMMAND's process is
 signalled, and it outlives quorumlock.
 
+A node that cannot be reached, refuses the password, or does not speak TLS
+where its URL asks for it, is one warning line on stderr when it is first seen
+and when that changes; the command runs on while a quorum answers.
+
 COMMAND's environment gets:
   QUORUMLOCK_KEY    the lock's key
   QUORUMLOCK_FENCE  the lock's fencing token, greater than every token handed
@@ -122,11 +126,13 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 	}
 	argv := fs.Args()
 
-	locker, err := nodes.newLocker(stderr, quorumlock.WithFencing())
+	warn := &degraded{w: stderr}
+	locker, err := nodes.newLocker(stderr, quorumlock.WithFencing(), quorumlock.WithHooks(warn.hooks()))
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	defer locker.Close()
+	warn.set(nodes.urls(), locker.Quorum())
 
 	sigs := make(chan os.Signal, 8)
 	if watched := notIgnored(forwardedSignals); len(watched) > 0 {

@@ -63,6 +63,14 @@ func (f *nodeFlags) newLocker(stderr io.Writer, opts ...quorumlock.Option) (*quo
 	return quorumlock.FromEnv(opts...)
 }
 
+// urls returns the node URLs the flags (or the environment) name.
+func (f *nodeFlags) urls() []string {
+	if urls := quorumlock.SplitURLs(f.nodes); len(urls) > 0 {
+		return urls
+	}
+	return quorumlock.SplitURLs(os.Getenv(quorumlock.EnvNodes))
+}
+
 // warnLogger logs warnings and errors to w as text, without timestamps.
 func warnLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
