@@ -230,10 +230,16 @@ func (w *world) pendingAdd(n int) {
 func (w *world) apply(f fault) {
 	now := w.since(time.Now())
 	if f.kind == "crash-delayed" || f.kind == "crash-instant" {
+		// One crash at a time decides and records its loss: two at one
+		// instant must not both pass rule 2.
+		w.lossMu.Lock()
+		defer w.lossMu.Unlock()
 		node, lose := w.aim(f)
 		f.node = node
 		if !lose {
 			f.kind = "restart" // rule 2: it keeps the data
+		} else {
+			w.lost(f.node, now, f.lasts)
 		}
 		w.logf("fault: %v", f)
 	}
@@ -246,18 +252,16 @@ func (w *world) apply(f fault) {
 	later := func(do func()) { w.after(f.lasts, do) }
 	switch f.kind {
 	case "crash-delayed", "crash-instant":
-		w.lost(f.node, now, f.lasts)
-		w.lostData(f.node)
 		nd.setDown(true)
 		w.net.cutNode(f.node)
-		nd.flush()
+		w.lostData(f.node) // markers.go
 		nd.restarted()
 		later(func() { nd.setDown(false); w.logf("node %d back, empty", f.node) })
 		if f.then == nil && f.kind == "crash-instant" && w.atMarkers(f) {
 			// As it comes back, a client meets it with the markers that
 			// know least.
 			r := rand.New(rand.NewPCG(w.seed, 0x5b12+uint64(f.id)))
-			f.then = &fault{kind: "partition", split: true, least: true, at: f.lasts, lasts: 100*time.Millisecond + dur(r, 900*time.Millisecond), client: r.IntN(len(w.lockers))}
+			f.then = &fault{kind: "partition", split: true, least: true, at: f.lasts - time.Millisecond, lasts: 100*time.Millisecond + dur(r, 900*time.Millisecond), client: r.IntN(len(w.lockers))}
 		}
 	case "restart":
 		nd.setDown(true)

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The marker judges (docs/safety.md, *Restarts*) check the two statements
+// The marker judges (docs/safety.md, *Restart quarantine*) check two statements
 // the restart quarantine rests on, after every script a node runs, where
 // the exposure judge and the history checker see only their consequence
 // (and only when a later crash and a second client come at the right
@@ -18,8 +18,10 @@ import (
 //     moment): a longer ttl is announced first;
 //   - evidence: a node that lost its data at s and is marked on evidence
 //     gets an A of at least the (q−1)-th largest A the other nodes had at
-//     s (the evidence, N−q+1 markers of the others, meets every q−1 of
-//     them), so that its quarantine, s + A, covers every lock it held.
+//     s, counting as 0 those that lost their data since (the evidence,
+//     N−q+1 markers of the others, meets every q−1 of them, and A only
+//     rises on a node that keeps its data), so that its quarantine, s + A,
+//     covers every lock it held.
 // With the quarantine off (outside the model) there are no markers, and
 // neither judge runs.
 
@@ -64,24 +66,48 @@ func (w *world) currentA(i int) int64 {
 	return a
 }
 
-// lostData records, as node y loses its data, the A of every other node.
-// Nothing runs a script on y meanwhile (it is down and being flushed).
+// lostData empties node y, which is down and cut off already, recording
+// first the A of every other node. The flush and the judge's new state of
+// y come together, between two of y's scripts.
 func (w *world) lostData(y int) {
 	if w.mj == nil {
+		w.nodes[y].flush()
 		return
 	}
-	as := make([]int64, 0, len(w.nodes)-1)
+	as := make([]int64, len(w.nodes))
 	for i, nd := range w.nodes {
-		if i == y {
-			continue
+		if i != y {
+			nd.sc.mu.Lock()
+			as[i] = w.currentA(i)
+			nd.sc.mu.Unlock()
 		}
-		nd.sc.mu.Lock()
-		as = append(as, w.currentA(i))
-		nd.sc.mu.Unlock()
 	}
+	nd := w.nodes[y]
+	nd.sc.mu.Lock()
+	defer nd.sc.mu.Unlock()
+	nd.m.FlushAll()
 	w.mjMu.Lock()
 	w.mj.atLoss[y], w.mj.lossAt[y], w.mj.marked[y] = as, w.since(time.Now()), false
 	w.mjMu.Unlock()
+}
+
+// need is the least A that node y, which lost its data, may be marked with
+// on evidence: the (q−1)-th largest A of the others when y lost its data,
+// counting as 0 those that lost theirs since (their A need not survive).
+// The caller holds w.mjMu.
+func (j *markerJudge) need(y, q int) int64 {
+	var as []int64
+	for i, a := range j.atLoss[y] {
+		switch {
+		case i == y:
+		case j.atLoss[i] != nil && j.lossAt[i] > j.lossAt[y]:
+			as = append(as, 0)
+		default:
+			as = append(as, a)
+		}
+	}
+	slices.Sort(as)
+	return as[len(as)-(q-1)]
 }
 
 // afterScript judges node i after a script of its ran. The caller holds
@@ -111,9 +137,7 @@ func (w *world) afterScript(i int) {
 	if marked && !j.marked[i] && proof == "" && j.atLoss[i] != nil {
 		// Marked on evidence (or bound, whose A is the maximum) after it
 		// lost its data.
-		as := slices.Clone(j.atLoss[i])
-		slices.Sort(as)
-		if need := as[len(as)-(q-1)]; a < need {
+		if need := j.need(i, q); a < need {
 			j.report(fmt.Sprintf("evidence %d %v", i, j.lossAt[i]), fmt.Sprintf("at %v node %d, which lost its data at %v, was marked with A %dms: at that moment %d other nodes had an A of %dms or more, and the evidence of a marking meets one of them", w.since(time.Now()), i, j.lossAt[i], a, q-1, need))
 		}
 	}

@@ -74,3 +74,21 @@ func TestEvidenceJudge(t *testing.T) {
 		}
 	}
 }
+
+// TestEvidenceJudgeForgetsLaterLosses: a node whose A counted when another
+// lost its data, and which lost its own since, no longer stands for that
+// A: a marking that misses it is no violation (every node answered, and
+// the only marker left knows 300ms).
+func TestEvidenceJudgeForgetsLaterLosses(t *testing.T) {
+	w := markerWorld(t, "300:300:0:r:", "300:2000:0:r:", "300:300:0:r:")
+	w.lostData(0)
+	w.setMarker(0, "p:r:1.2.n")
+	time.Sleep(time.Millisecond)
+	w.lostData(1) // the node that knew 2000ms
+	w.setMarker(1, "p:r:3.4.n")
+	w.setMarker(1, "300:300:0:r:")
+	w.setMarker(0, "300:300:0:r:")
+	if len(w.mj.found) != 0 {
+		t.Fatalf("marked on the only marker left after the informed node lost its data too: %q", w.mj.found)
+	}
+}

@@ -105,6 +105,7 @@ type world struct {
 	trusted     map[string]trusted   // the locks their holders trust, by id in the history
 	shorten     bool                 // holders refresh to shorter ttls only
 	losses      []loss               // the crashes that lost a node's data, as they happened (aim.go)
+	lossMu      sync.Mutex           // one data-losing crash at a time (faults.go)
 	mjMu        sync.Mutex           // guards mj; taken inside a node's script mutex
 	mj          *markerJudge         // nil with the quarantine off (markers.go)
 }
@@ -280,7 +281,9 @@ func (w *world) check() []string {
 	out := append([]string(nil), w.orderBroken...)
 	out = append(out, w.exposures[:min(len(w.exposures), 3)]...)
 	if w.mj != nil {
+		w.mjMu.Lock()
 		out = append(out, w.mj.found...)
+		w.mjMu.Unlock()
 	}
 	for _, k := range w.keys {
 		rep := history.Check(*w.hist[k])
