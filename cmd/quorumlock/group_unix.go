@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,11 +56,14 @@ func signalGroup(cmd *exec.Cmd, sig os.Signal) {
 // and quorumlock says so on stderr.
 func guard(stderr io.Writer) (started func(pgid int), ended func()) {
 	nothing := func() {}
+	none := func(err error) (func(int), func()) {
+		fmt.Fprintf(stderr, "quorumlock exec: no guard for the command should quorumlock die: %v\n", err)
+		return func(int) {}, nothing
+	}
 	self, err := os.Executable()
 	r, w, perr := os.Pipe()
-	if err != nil || perr != nil {
-		fmt.Fprintf(stderr, "quorumlock exec: no guard for the command should quorumlock die: %v\n", firstErr(err, perr))
-		return func(int) {}, nothing
+	if err := errors.Join(err, perr); err != nil {
+		return none(err)
 	}
 	g := exec.Command(self, guardArg)
 	g.ExtraFiles = []*os.File{r}
@@ -69,8 +73,7 @@ func guard(stderr io.Writer) (started func(pgid int), ended func()) {
 	r.Close()
 	if err != nil {
 		w.Close()
-		fmt.Fprintf(stderr, "quorumlock exec: no guard for the command should quorumlock die: %v\n", err)
-		return func(int) {}, nothing
+		return none(err)
 	}
 	return func(pgid int) { fmt.Fprintf(w, "%d\n", pgid) }, func() {
 		fmt.Fprintln(w, "ended")
@@ -113,13 +116,4 @@ func runGuard() int {
 		fmt.Fprintf(os.Stderr, "quorumlock exec: quorumlock ended while the command ran: killed its process group %d\n", pgid)
 	}
 	return exitOK
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
 }

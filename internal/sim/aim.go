@@ -108,10 +108,9 @@ func (w *world) informed() []int {
 	least := int64(-1)
 	for i, nd := range w.nodes {
 		nd.sc.mu.Lock()
-		m, err := nd.m.Get(keyPrefix + "node")
+		a, marked := w.markedA(i)
 		nd.sc.mu.Unlock()
-		a, _, marked := markerA(m)
-		if err != nil || !marked {
+		if !marked {
 			as[i] = -1
 			continue
 		}

@@ -55,15 +55,19 @@ func markerA(m string) (a int64, proof string, marked bool) {
 // currentA returns node i's A now (0 when it has no marked marker). The
 // caller holds node i's script mutex.
 func (w *world) currentA(i int) int64 {
+	a, _ := w.markedA(i)
+	return a
+}
+
+// markedA returns node i's A now, and whether its marker is marked. The
+// caller holds node i's script mutex.
+func (w *world) markedA(i int) (int64, bool) {
 	m, err := w.nodes[i].m.Get(keyPrefix + "node")
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	a, _, ok := markerA(m)
-	if !ok {
-		return 0
-	}
-	return a
+	return a, ok
 }
 
 // lostData empties node y, which is down and cut off already, recording
